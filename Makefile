@@ -1,0 +1,126 @@
+# tern: build, run, check, install.
+#   make                 build every program into build/
+#   make run             start a demo instance in ./run (foreground)
+#   make check           build and run every test with prove
+#   make check SANITIZE=1   the same with ASan and UBSan (into build-san/)
+#   make fuzz            run each fuzz target for FUZZTIME seconds
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/tern
+MANDIR ?= $(PREFIX)/share/man
+TERN_ROOT_DEFAULT ?= /var/tern
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wshadow -Wstrict-prototypes
+DEFS := -D_GNU_SOURCE -DTERN_LIBEXEC_DEFAULT='"$(LIBEXECDIR)"' -DTERN_ROOT_DEFAULT='"$(TERN_ROOT_DEFAULT)"'
+
+ifeq ($(SANITIZE),1)
+B := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LINKMODE :=
+else
+B := build
+SANFLAGS :=
+# Static binaries start faster (one exec per connection and per message
+# adds up) and share no pages with anything: see bench/.
+LINKMODE := -static
+endif
+
+ALL_CFLAGS := $(CFLAGS) $(WARN) $(SANFLAGS) -Ilib $(DEFS)
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) $(LINKMODE)
+
+# program = directory holding program.c
+PROGRAMS := \
+  smtp-recv/smtp-recv \
+  queue/queue-add queue/queue-store queue/queue-run queue/sendmail queue/mailq \
+  deliver/deliver deliver/newaliases \
+  auth/mailuser
+PROGNAMES := $(notdir $(PROGRAMS))
+BINS := $(addprefix $(B)/,$(PROGNAMES))
+
+LIBSRC := $(sort $(wildcard lib/*.c))
+LIBOBJ := $(patsubst lib/%.c,$(B)/obj/lib/%.o,$(LIBSRC))
+LIB := $(B)/libtern.a
+
+UNITSRC := $(sort $(wildcard t/unit/*.c))
+UNITBINS := $(patsubst t/unit/%.c,$(B)/t/%,$(UNITSRC))
+
+LIBS_default := -lskarnet
+LIBS_mailuser := -lcrypt -lskarnet
+LIBS_pwcheck := -lcrypt -lskarnet
+
+.PHONY: all deps run check check-only fuzz install install-sendmail clean lint
+.DELETE_ON_ERROR:
+
+all: $(BINS) $(UNITBINS)
+
+deps:
+	@mk/deps build
+
+$(B)/obj/lib/%.o: lib/%.c lib/tern.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+define prog_rule
+$(B)/obj/$(1).o: $(1).c lib/tern.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -c -o $$@ $$<
+$(B)/$(notdir $(1)): $(B)/obj/$(1).o $(LIB)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $(LIB) $$(or $$(LIBS_$(notdir $(1))),$$(LIBS_default))
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
+
+$(B)/t/%: t/unit/%.c $(LIB) t/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -It/unit $(ALL_LDFLAGS) -o $@ $< $(LIB) -lcrypt -lskarnet
+
+run: deps-run all
+	bin/tern-up ./run
+
+deps-run:
+	@mk/deps run
+
+# check: install what the tests need, build, then run every test.
+check: 
+	@mk/deps check
+	$(MAKE) all
+	$(MAKE) check-only
+
+check-only:
+	TERN_BUILD=$(CURDIR)/$(B) prove -j2 t/
+
+FUZZTIME ?= 300
+fuzz: all
+	TERN_BUILD=$(CURDIR)/$(B) FUZZTIME=$(FUZZTIME) fuzz/run-all
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(LIBEXECDIR)/service
+	install -m 755 $(BINS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 bin/tern-up bin/tern-setup $(DESTDIR)$(LIBEXECDIR)/
+	cp -R service/. $(DESTDIR)$(LIBEXECDIR)/service/
+	for p in mailq mailuser newaliases; do ln -sf $(LIBEXECDIR)/$$p $(DESTDIR)$(SBINDIR)/$$p; done
+	ln -sf $(LIBEXECDIR)/sendmail $(DESTDIR)$(SBINDIR)/tern-sendmail
+	for m in man/*.[1578]; do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# Replaces the system's sendmail(8) only when asked.
+install-sendmail: install
+	ln -sf $(LIBEXECDIR)/sendmail $(DESTDIR)/usr/sbin/sendmail
+	ln -sf $(LIBEXECDIR)/mailq $(DESTDIR)/usr/bin/mailq
+	ln -sf $(LIBEXECDIR)/newaliases $(DESTDIR)/usr/bin/newaliases
+
+clean:
+	rm -rf build build-san t/trash
