@@ -4,9 +4,11 @@
    -e (no environment is sent): read the server's banner, send our banner,
    the sizes, the arguments and three fds in one unixmessage, read one
    confirmation byte (0, or the errno of a failed spawn), then four bytes:
-   the server program's wait status, big-endian. */
+   the server program's wait status, big-endian. The banners carry the
+   protocol version: a server speaking another one is refused (EPROTO). */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/uio.h>
@@ -22,37 +24,55 @@
 #define BANNER_A "s6-sudo a v1.0\n"
 #define BANNER_LEN 15
 
+static void closefds (tern_sudo *s)
+{
+  if (s->fd0 >= 0) fd_close(s->fd0) ;
+  if (s->fd1 >= 0) fd_close(s->fd1) ;
+  s->fd0 = s->fd1 = -1 ;
+}
+
 int tern_sudo_start (tern_sudo *s, char const *path, int const *fds, char const *const *argv, unsigned int argc)
 {
-  int fd = ipc_stream_nbcoe() ;
-  if (fd < 0) return 0 ;
-  if (ipc_connect(fd, path) < 0 && errno != EINPROGRESS && errno != EAGAIN)
+  int fd ;
+  s->fd0 = fds[0] ; s->fd1 = fds[1] ; s->fd2 = fds[2] ;
+  s->state = 0 ;
+  s->got = 0 ;
+  s->argv = argv ;
+  s->argc = argc ;
+  /* A blocking connect: on a Unix socket it returns at once unless the
+     server's backlog is full, and then waiting is what we want. */
+  fd = ipc_stream_internal(O_CLOEXEC) ;
+  if (fd < 0) goto err ;
+  if (!ipc_connect(fd, path) || ndelay_on(fd) < 0)
   {
     int e = errno ;
     fd_close(fd) ;
     errno = e ;
-    return 0 ;
+    goto err ;
   }
   s->sock = fd ;
-  s->state = 0 ;
-  s->got = 0 ;
-  s->fds = fds ;
-  s->argv = argv ;
-  s->argc = argc ;
   return 1 ;
+ err:
+  {
+    int e = errno ;
+    closefds(s) ;
+    errno = e ;
+  }
+  return 0 ;
 }
 
 void tern_sudo_abort (tern_sudo *s)
 {
   if (s->sock >= 0) fd_close(s->sock) ;
   s->sock = -1 ;
+  closefds(s) ;
 }
 
 static int sendreq (tern_sudo *s)
 {
   stralloc sa = STRALLOC_ZERO ;
   char pack[16] ;
-  int fds[3] = { s->fds[0], s->fds[1], s->fds[2] } ;
+  int fds[3] = { s->fd0, s->fd1, s->fd2 } ;
   struct iovec v[3] ;
   unixmessagev mv = { .v = v, .vlen = 3, .fds = fds, .nfds = 3 } ;
   unixmessage_sender sender = UNIXMESSAGE_SENDER_INIT(s->sock) ;
@@ -66,11 +86,14 @@ static int sendreq (tern_sudo *s)
   v[1].iov_base = pack ; v[1].iov_len = 16 ;
   v[2].iov_base = sa.s ; v[2].iov_len = sa.len ;
   /* The socket is non-blocking; the request is small, so it goes in one
-     send unless the peer is wedged, in which case we fail. */
+     send unless the peer is wedged, which is then a failure. */
   r = unixmessage_putv(&sender, &mv) && unixmessage_sender_flush(&sender) ;
   if (!r && errno == EWOULDBLOCK) errno = ETIMEDOUT ;
   unixmessage_sender_free(&sender) ;
   stralloc_free(&sa) ;
+  /* As s6-sudoc does, our copies of the server's fds 0 and 1 are closed
+     once sent: the caller must not hold a pipe end open behind its peer. */
+  if (r) closefds(s) ;
   return r ;
 }
 
