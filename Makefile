@@ -55,6 +55,8 @@ UNITBINS := $(patsubst t/unit/%.c,$(B)/t/%,$(UNITSRC))
 LIBS_default := -lskarnet
 LIBS_mailuser := -lcrypt -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet
+# sendmail asks getpwuid(3) who runs it: NSS needs the dynamic libc.
+LINK_sendmail := dynamic
 
 .PHONY: all deps run check check-only fuzz install install-sendmail clean lint
 .DELETE_ON_ERROR:
@@ -77,7 +79,7 @@ $(B)/obj/$(1).o: $(1).c lib/tern.h
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -c -o $$@ $$<
 $(B)/$(notdir $(1)): $(B)/obj/$(1).o $(LIB)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $(LIB) $$(or $$(LIBS_$(notdir $(1))),$$(LIBS_default))
+	$$(CC) $$(if $$(LINK_$(notdir $(1))),$$(filter-out -static,$$(ALL_LDFLAGS)),$$(ALL_LDFLAGS)) -o $$@ $$< $(LIB) $$(or $$(LIBS_$(notdir $(1))),$$(LIBS_default))
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
 

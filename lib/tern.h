@@ -109,6 +109,12 @@ extern void tern_queue_wake (char const *) ;
    the final empty record included), *bodyoff the message's offset. */
 extern int tern_qfile_header (int, stralloc *, uint32_t *) ;
 
+/* ---- RFC 5322 addresses ---- */
+
+/* Appends the addr-specs of an address-list (To:, Cc:, Bcc: body), each
+   NUL-terminated; returns how many, or -1 (errno) on allocation failure. */
+extern int tern_addrlist (stralloc *, char const *, size_t) ;
+
 /* ---- dates and names ---- */
 
 /* RFC 5322 date-time of the given time, local zone: "Sat, 22 Nov 2026 10:00:00 +0000". */

@@ -8,7 +8,7 @@
 
 static unsigned int tap_n = 0, tap_failed = 0 ;
 
-static int tap_ok (int cond, char const *name)
+__attribute__((unused)) static int tap_ok (int cond, char const *name)
 {
   tap_n++ ;
   if (!cond) tap_failed++ ;
@@ -16,21 +16,21 @@ static int tap_ok (int cond, char const *name)
   return cond ;
 }
 
-static int tap_is_str (char const *got, char const *want, char const *name)
+__attribute__((unused)) static int tap_is_str (char const *got, char const *want, char const *name)
 {
   int r = tap_ok(got && want && !strcmp(got, want), name) ;
   if (!r) printf("# got:  '%s'\n# want: '%s'\n", got ? got : "(null)", want ? want : "(null)") ;
   return r ;
 }
 
-static int tap_is_int (long long got, long long want, char const *name)
+__attribute__((unused)) static int tap_is_int (long long got, long long want, char const *name)
 {
   int r = tap_ok(got == want, name) ;
   if (!r) printf("# got:  %lld\n# want: %lld\n", got, want) ;
   return r ;
 }
 
-static int tap_done (void)
+__attribute__((unused)) static int tap_done (void)
 {
   printf("1..%u\n", tap_n) ;
   return !!tap_failed ;
