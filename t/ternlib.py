@@ -96,7 +96,7 @@ def ensure_user(name):
         return pwd.getpwnam(name)
     except KeyError:
         pass
-    subprocess.run(["flock", "/run/tern-useradd.lock", "sh", "-c",
+    subprocess.run(["flock", "-w", "120", "/run/lock/tern-useradd", "sh", "-c",
                     "getent passwd %s >/dev/null || useradd --system --no-create-home "
                     "--home-dir /nonexistent --shell /usr/sbin/nologin %s" % (name, name)],
                    check=True)
@@ -286,6 +286,123 @@ class Instance:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+class FullStack:
+    """The real thing: bin/tern-up in a temporary directory, every service
+    under s6-svscan with its own uid (as root) and the s6-sudo hops, on
+    free loopback ports. stop() brings it down with SIGTERM."""
+
+    def __init__(self, t=None, env=None, envdir=None):
+        os.makedirs(TRASH, exist_ok=True)
+        os.chmod(TRASH, 0o755)
+        self.root = tempfile.mkdtemp(prefix="full-", dir=TRASH)
+        os.chmod(self.root, 0o755)
+        self.smtp_port = free_port()
+        e = dict(os.environ)
+        e.update({"TERN_SMTP_PORT": str(self.smtp_port), "TERN_BUILD": BUILD})
+        if env:
+            e.update(env)
+        if envdir:
+            # service tunables (tern-config(5)), before the services start
+            os.makedirs(os.path.join(self.root, "etc", "env"), exist_ok=True)
+            for k, v in envdir.items():
+                with open(os.path.join(self.root, "etc", "env", k), "w") as f:
+                    f.write(str(v) + "\n")
+        self._out = open(os.path.join(self.root, "tern-up.out"), "wb")
+        self.proc = subprocess.Popen([os.path.join(REPO, "bin", "tern-up"), self.root], env=e,
+                                     stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.env = dict(os.environ)
+        self.env.update({"TERN_ROOT": self.root, "TERN_LIBEXEC": os.path.join(self.root, "libexec")})
+        if t is not None:
+            t.at_exit(self.stop)
+        if not self.wait_port(self.smtp_port):
+            raise RuntimeError("tern-up did not start: " + self.output())
+        for s in ("queue-smtp", "queue", "deliver"):
+            self.wait_path(os.path.join(self.root, "sock", s))
+
+    def output(self):
+        try:
+            with open(os.path.join(self.root, "tern-up.out"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    @staticmethod
+    def wait_port(port, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    @staticmethod
+    def wait_path(p, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end and not os.path.exists(p):
+            time.sleep(0.1)
+        return os.path.exists(p)
+
+    def path(self, *rel):
+        return os.path.join(self.root, *rel)
+
+    def run(self, argv, input=None, env=None, timeout=60):
+        e = dict(self.env)
+        if env:
+            e.update(env)
+        if argv and "/" not in argv[0]:
+            argv = [os.path.join(self.root, "libexec", argv[0])] + list(argv[1:])
+        if isinstance(input, str):
+            input = input.encode()
+        return subprocess.run(argv, input=input, env=e, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    def svc(self, *args):
+        return subprocess.run(["s6-svc"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def maildir_files(self, mailbox, sub="new"):
+        d = self.path("mail", mailbox, sub)
+        try:
+            return sorted(os.path.join(d, f) for f in os.listdir(d))
+        except (FileNotFoundError, PermissionError):
+            return []
+
+    def wait_mail(self, mailbox, n, timeout=30, sub="new"):
+        return Instance.wait_mail(self, mailbox, n, timeout, sub)
+
+    def queue_files(self):
+        return Instance.queue_files(self)
+
+    def wait_queue_empty(self, timeout=30):
+        return Instance.wait_queue_empty(self, timeout)
+
+    def log(self, service):
+        try:
+            with open(self.path("log", service, "current"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        # s6-supervise runs each service in a session of its own: make sure
+        # nothing of this instance survives a failed stop.
+        subprocess.run(["pkill", "-KILL", "-f", self.root + "/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._out.close()
+        if not os.environ.get("TERN_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
 def smtp_raw(port, data, timeout=10, host="127.0.0.1", read_until_close=True):
     """Send raw bytes after the greeting and return everything the server said."""
     s = socket.create_connection((host, port), timeout=timeout)
@@ -322,3 +439,23 @@ def recv_reply(s):
                 return buf
             if len(last) == 3:
                 return buf
+
+
+def cdb_read(path):
+    """All the records of a cdb file (D. J. Bernstein's format) as a dict
+    key -> list of values (bytes), in file order. For checking what
+    mailuser, newaliases and tcprules compiled."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    out = {}
+    # the records run from 2048 to the first hash table
+    end = min(struct.unpack_from("<I", data, 8 * i)[0] for i in range(256))
+    pos = 2048
+    while pos < end:
+        klen, dlen = struct.unpack_from("<II", data, pos)
+        pos += 8
+        key = data[pos:pos + klen]
+        out.setdefault(key, []).append(data[pos + klen:pos + klen + dlen])
+        pos += klen + dlen
+    return out
