@@ -14,6 +14,7 @@
 #include <crypt.h>
 
 #include <skalibs/types.h>
+#include <skalibs/allreadwrite.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/buffer.h>
 #include <skalibs/stralloc.h>
@@ -406,14 +407,16 @@ static int lock (void)
 }
 
 /* The address argument, checked and lowercased. */
-static char *argaddr (char const *s, int needlocal)
+static stralloc argsa = STRALLOC_ZERO ;
+
+static char const *argaddr (char const *s, int needlocal)
 {
   size_t len = strlen(s), at ;
   char *a ;
   if (!tern_addr_sane(s, len))
     strerr_dief(100, "malformed address: ", s, " (want local@domain, without spaces, controls, colons or slashes)") ;
-  a = strdup(s) ;
-  if (!a) strerr_diefusys(111, "strdup") ;
+  if (!stralloc_copyb(&argsa, s, len + 1)) strerr_diefusys(111, "stralloc_catb") ;
+  a = argsa.s ;
   tern_lower(a, len) ;
   at = tern_addr_domain(a, len) ;
   if (needlocal && !tern_domain_in(domains.s, domains.len, a + at + 1, len - at - 1))
@@ -446,6 +449,7 @@ static void do_add (char const *addr)
   explicit_bzero(passwd.raw.s, passwd.raw.len) ;
   fd_close(lfd) ;
   strerr_warni("added ", addr, " mailbox=", mb.s) ;
+  stralloc_free(&mb) ;
 }
 
 static void do_passwd (char const *addr)
@@ -486,6 +490,7 @@ static void do_del (char const *addr)
   commit(1) ;
   fd_close(lfd) ;
   strerr_warni("deleted ", addr, " (its mail in ", tern_root(), "/mail/", mb.s, " is kept: remove it by hand if it must go)") ;
+  stralloc_free(&mb) ;
 }
 
 static void do_list (char const *addr)
@@ -544,7 +549,7 @@ int main (int argc, char const *const *argv)
 
   if (!strcmp(cmd, "add") || !strcmp(cmd, "passwd") || !strcmp(cmd, "del"))
   {
-    char *addr ;
+    char const *addr ;
     if (argc != 2) dieusage() ;
     addr = argaddr(argv[1], cmd[0] == 'a') ;
     if (cmd[0] == 'a') do_add(addr) ;

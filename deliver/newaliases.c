@@ -46,6 +46,7 @@ static stralloc vals = STRALLOC_ZERO ;
 static genalloc aliases = GENALLOC_ZERO ;  /* alias */
 static stralloc domains = STRALLOC_ZERO ;
 static unsigned int nerrors = 0 ;
+static stralloc src = STRALLOC_ZERO, dst = STRALLOC_ZERO, lck = STRALLOC_ZERO, tmp = STRALLOC_ZERO, raw = STRALLOC_ZERO ;
 
 static void lineerr (unsigned int lineno, char const *what, char const *arg)
 {
@@ -73,10 +74,10 @@ static char const *shown (char const *s, size_t len)
 /* A bare local part, checked by the same rules as an address's. */
 static int local_sane (char const *s, size_t len)
 {
-  char tmp[len + 3] ;
-  memcpy(tmp, s, len) ;
-  memcpy(tmp + len, "@a", 3) ;
-  return tern_addr_sane(tmp, len + 2) ;
+  char buf[len + 3] ;
+  memcpy(buf, s, len) ;
+  memcpy(buf + len, "@a", 3) ;
+  return tern_addr_sane(buf, len + 2) ;
 }
 
 static int hascontrol (char const *s, size_t len)
@@ -237,6 +238,7 @@ static void check_duplicates (void)
 {
   size_t n = genalloc_len(alias, &aliases) ;
   alias *a = genalloc_s(alias, &aliases) ;
+  if (n < 2) return ;
   qsort(a, n, sizeof(alias), &bykey) ;
   for (size_t i = 1 ; i < n ; i++)
     if (!strcmp(keys.s + a[i].key, keys.s + a[i-1].key))
@@ -252,7 +254,6 @@ static void check_duplicates (void)
 int main (int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO ;
-  stralloc src = STRALLOC_ZERO, dst = STRALLOC_ZERO, lck = STRALLOC_ZERO, tmp = STRALLOC_ZERO, raw = STRALLOC_ZERO ;
   cdbmaker c = CDBMAKER_ZERO ;
   size_t n ;
   int lfd, fd ;

@@ -136,6 +136,9 @@ static size_t address_literal (char const *s, size_t len)
       char tmp[64] ;
       unsigned char bin[16] ;
       if (n - 5 >= sizeof(tmp)) return 0 ;
+      /* inet_pton stops at a NUL: allow nothing it would not parse */
+      for (size_t i = 5 ; i < n ; i++)
+        if (!is_letdig(c[i]) && c[i] != ':' && c[i] != '.') return 0 ;
       memcpy(tmp, c + 5, n - 5) ;
       tmp[n-5] = 0 ;
       return inet_pton(AF_INET6, tmp, bin) == 1 ? end + 1 : 0 ;
@@ -209,7 +212,8 @@ size_t tern_smtp_path (char const *str, size_t len, unsigned int flags, char *ou
     {
       int du = 0 ;
       if (i >= len || s[i] != '@') return 0 ;
-      n = domain(s + ++i, len - i, &du) ;
+      i++ ;
+      n = domain(s + i, len - i, &du) ;
       if (!n) return 0 ;
       i += n ;
       if (i < len && s[i] == ',') { i++ ; continue ; }

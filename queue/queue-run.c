@@ -129,7 +129,7 @@ static stralloc domains = STRALLOC_ZERO ;
 static stralloc smarthost = STRALLOC_ZERO ;
 static stralloc deliverpath = STRALLOC_ZERO, smtpsendpath = STRALLOC_ZERO ;
 static stralloc deliversock = STRALLOC_ZERO, smtpsendsock = STRALLOC_ZERO ;
-static unsigned int maxlocal, maxremote, perdomain, rescan, warn_after, lifetime, verbose ;
+static unsigned int maxlocal, maxremote, perdomain, rescan, warn_after, lifetime ;
 static unsigned int retry[16] ;
 static unsigned int nretry ;
 static int direct ;
@@ -1405,8 +1405,7 @@ int main (int argc, char const *const *argv)
    || !tern_env_uint("QUEUE_PERDOMAIN", &perdomain, 10) || !perdomain
    || !tern_env_uint("QUEUE_RESCAN", &rescan, 60) || !rescan
    || !tern_env_uint("QUEUE_WARN", &warn_after, 14400)
-   || !tern_env_uint("QUEUE_LIFETIME", &lifetime, 432000) || !lifetime
-   || !tern_env_uint("QUEUE_VERBOSE", &verbose, 1))
+   || !tern_env_uint("QUEUE_LIFETIME", &lifetime, 432000) || !lifetime)
     strerr_dief(100, "bad QUEUE_LOCAL, QUEUE_REMOTE, QUEUE_PERDOMAIN, QUEUE_RESCAN, QUEUE_WARN or QUEUE_LIFETIME") ;
   parse_retry() ;
   direct = tern_direct() ;

@@ -220,5 +220,8 @@ int main (int argc, char const *const *argv)
     fmtu[uint64_fmt(fmtu, uid)] = 0 ;
     strerr_warni("queued id=", q.id, " size=", fmts, " rcpts=", fmtn, " uid=", fmtu) ;
   }
+  stralloc_free(&rec) ;
+  stralloc_free(&qdir) ;
+  stralloc_free(&q.tmpname) ;
   return 0 ;
 }

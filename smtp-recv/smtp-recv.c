@@ -1,0 +1,1068 @@
+/* smtp-recv: tern's SMTP/ESMTP server (RFC 5321), one process per
+   connection on fds 0 and 1 under tcpserver. It checks recipients at RCPT
+   time, streams each message through a byte machine into $QUEUE (fd 0 the
+   message, fd 1 the envelope, qmail-queue's interface) and answers 250
+   only once $QUEUE exited 0.
+
+   Structure (as OpenSMTPD's smtp_session.c): a state enum, a command
+   table of (name, states where it is allowed, action), and every state
+   change through set_state(). Replies are buffered and flushed only
+   before blocking on input (qmail-smtpd's way), which is all RFC 2920
+   PIPELINING asks of a server. DATA and BDAT share one byte machine
+   (data_feed) that runs in linear time. STARTTLS and AUTH slot in later:
+   the session has tls and authed flags already used by the relay check
+   and the Received line. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <skalibs/types.h>
+#include <skalibs/bytestr.h>
+#include <skalibs/buffer.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/tai.h>
+#include <skalibs/iopause.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/unix-timed.h>
+#include <skalibs/selfpipe.h>
+#include <skalibs/sig.h>
+#include <skalibs/env.h>
+#include <skalibs/cdb.h>
+
+#include "tern.h"
+
+#define USAGE "smtp-recv"
+#define dieusage() strerr_dieusage(100, USAGE)
+
+/* DSN (RFC 3461) is advertised only once queue-run honours it; its
+   parameters are parsed and recorded as P records either way. */
+#ifndef SMTP_DSN
+#define SMTP_DSN 0
+#endif
+
+/* A command line with its CRLF: RFC 5321 4.5.3.1.4's 512 octets plus
+   what SIZE, BODY, SMTPUTF8, the DSN parameters (ENVID 100, ORCPT 500,
+   RFC 3461 4.2 and 4.4) and AUTH= (RFC 4954 5) may add. */
+#define CMDMAX 2048
+
+extern char **environ ;
+
+/* ---- configuration, read once at start ---- */
+
+static struct
+{
+  uint64_t maxsize ;          /* SMTP_MAXSIZE, 0: no limit */
+  unsigned int maxrcpt ;      /* SMTP_MAXRCPT */
+  unsigned int maxerrors ;    /* SMTP_MAXERRORS, 0: no limit */
+  unsigned int maxhops ;      /* SMTP_MAXHOPS */
+  unsigned int maxline ;      /* SMTP_MAXLINE */
+  unsigned int timeout ;      /* SMTP_TIMEOUT, seconds */
+  unsigned int datatimeout ;  /* SMTP_DATATIMEOUT, seconds */
+  int barelf_keep ;           /* SMTP_BARELF=keep */
+  int relayclient ;           /* RELAYCLIENT is set */
+  char const *queue ;
+  char const *remoteip ;
+  char const *remotehost ;
+  char const *localip ;
+  char const *localport ;
+  stralloc me ;
+  stralloc domains ;
+  stralloc queuepath ;
+  cdb users ;
+  cdb aliases ;
+} cf = { .me = STRALLOC_ZERO, .domains = STRALLOC_ZERO, .queuepath = STRALLOC_ZERO, .users = CDB_ZERO, .aliases = CDB_ZERO } ;
+
+/* ---- the session ---- */
+
+enum state_e
+{
+  ST_GREET,   /* connected, no HELO/EHLO yet */
+  ST_HELO,    /* greeted, no transaction */
+  ST_MAIL,    /* MAIL accepted, no recipient yet */
+  ST_RCPT,    /* one recipient or more */
+  ST_BDAT,    /* BDAT chunks received, LAST not yet */
+  ST_N
+} ;
+#ifdef SMTP_TRACE
+static char const *const state_names[ST_N] = { "greet", "helo", "mail", "rcpt", "bdat" } ;
+#endif
+#define S(x) (1U << (x))
+#define ST_ANY (S(ST_GREET) | S(ST_HELO) | S(ST_MAIL) | S(ST_RCPT) | S(ST_BDAT))
+
+static struct
+{
+  enum state_e state ;
+  int ehlo ;               /* EHLO (else HELO) */
+  int tls ;                /* STARTTLS done or implicit TLS (not yet: always 0) */
+  int authed ;             /* AUTH succeeded (not yet: always 0) */
+  unsigned int errors ;    /* 4xx/5xx replies to commands */
+  unsigned int ncmds ;
+  stralloc helo ;          /* HELO/EHLO argument, printable */
+  /* the transaction */
+  stralloc env ;           /* F sender, MAIL P records, then T and P records per recipient */
+  size_t sender ;          /* offset of the sender in env (after 'F') */
+  unsigned int nrcpt ;
+  stralloc rcpt1 ;         /* the first recipient, for Received's "for" */
+  int utf8 ;               /* MAIL had SMTPUTF8 */
+} ss = { .state = ST_GREET, .helo = STRALLOC_ZERO, .env = STRALLOC_ZERO, .rcpt1 = STRALLOC_ZERO } ;
+
+/* ---- the message being received, and its $QUEUE ---- */
+
+enum dstate_e { D_BOL, D_DOT, D_DOTCR, D_TEXT, D_CR } ;
+
+#define MSG_ESIZE 0x01
+#define MSG_EBARE 0x02
+#define MSG_ELINE 0x04
+#define MSG_EHOPS 0x08
+#define MSG_EQUEUE 0x10   /* $QUEUE could not be started */
+
+static struct
+{
+  enum dstate_e st ;
+  int bdat ;               /* BDAT: no dot-stuffing, no end marker */
+  uint64_t size ;          /* octets with CRLF line ends, as RFC 1870 counts */
+  uint64_t linelen ;
+  unsigned int hops ;      /* Received: fields in the header */
+  int inhdr ;
+  unsigned int hdrpos ;    /* octets of "received:" matched at the start of this line */
+  unsigned int err ;       /* MSG_* */
+  pid_t pid ;              /* $QUEUE, 0 when none */
+  int mfd, efd ;           /* its fd 0 (message) and fd 1 (envelope), our ends */
+  int qdead ;              /* writing to it failed */
+  buffer qb ;
+  char qbuf[8192] ;
+} m = { .pid = 0, .mfd = -1, .efd = -1 } ;
+
+/* ---- network input: one bounded buffer, every read with a deadline ---- */
+
+static char ibuf[16384] ;
+static size_t ipos = 0, ilen = 0 ;
+static char obufspace[4096] ;
+static buffer obuf = BUFFER_INIT(&buffer_write, 1, obufspace, sizeof(obufspace)) ;
+
+static void q_abort (void) ;
+
+/* Printable copy for logs and headers: no controls, no spaces, bounded. */
+static char const *safe (char const *s, size_t len, char *buf, size_t max)
+{
+  size_t i = 0 ;
+  if (len > max - 1) len = max - 1 ;
+  for (; i < len ; i++) buf[i] = (unsigned char)s[i] > 32 && (unsigned char)s[i] < 127 ? s[i] : '?' ;
+  buf[i] = 0 ;
+  return buf ;
+}
+
+static void bye (int e)
+{
+  if (m.pid) q_abort() ;
+  _exit(e) ;
+}
+
+static void out_flush (tain const *deadline)
+{
+  if (!buffer_timed_flush_g(&obuf, deadline))
+  {
+    strerr_warni3x("end ip=", cf.remoteip, " reason=write-failed") ;
+    bye(0) ;
+  }
+}
+
+/* Buffers a reply. The one write not made just before a read: when a
+   client pipelines more commands than 4 KB of replies, those are written
+   as the buffer fills (the client must keep reading, RFC 2920 3.1). */
+static void out_put (char const *s, size_t n)
+{
+  while (n)
+  {
+    size_t k = buffer_putnoflush(&obuf, s, n) ;
+    s += k ; n -= k ;
+    if (n)
+    {
+      tain d ;
+      tain_now_g() ;
+      tain_addsec_g(&d, cf.timeout) ;
+      out_flush(&d) ;
+    }
+  }
+}
+
+/* One reply line: the strings, then CRLF. A 4xx or 5xx counts against
+   SMTP_MAXERRORS when count is set. */
+static void reply_v (int count, unsigned int n, char const *const *v)
+{
+  for (unsigned int i = 0 ; i < n ; i++) out_put(v[i], strlen(v[i])) ;
+  out_put("\r\n", 2) ;
+  if (count && (v[0][0] == '4' || v[0][0] == '5')) ss.errors++ ;
+}
+#define reply(...) reply_v(1, sizeof((char const *[]){__VA_ARGS__}) / sizeof(char const *), (char const *[]){__VA_ARGS__})
+#define reply_nc(...) reply_v(0, sizeof((char const *[]){__VA_ARGS__}) / sizeof(char const *), (char const *[]){__VA_ARGS__})
+
+/* Goodbye after a fatal condition: 421 (RFC 5321 3.8), a short flush, exit. */
+static void die421 (int e, char const *code, char const *why, char const *logreason)
+{
+  tain d ;
+  reply_nc("421 ", code, " ", cf.me.len ? cf.me.s : "smtp-recv", " ", why) ;
+  tain_now_g() ;
+  tain_addsec_g(&d, 2) ;
+  buffer_timed_flush_g(&obuf, &d) ;
+  strerr_warni4x("end ip=", cf.remoteip, " reason=", logreason) ;
+  bye(e) ;
+}
+
+/* Waits for more input; 1 with more in ibuf, 0 at EOF. Replies are
+   flushed here and only here: before blocking on input (RFC 2920). */
+static int net_fill (tain const *deadline)
+{
+  if (ipos == ilen) ipos = ilen = 0 ;
+  else if (ipos)
+  {
+    memmove(ibuf, ibuf + ipos, ilen - ipos) ;
+    ilen -= ipos ;
+    ipos = 0 ;
+  }
+  out_flush(deadline) ;
+  for (;;)
+  {
+    iopause_fd x = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
+    ssize_t r = read(0, ibuf + ilen, sizeof(ibuf) - ilen) ;
+    if (r > 0) { ilen += r ; return 1 ; }
+    if (!r) return 0 ;
+    if (errno == EINTR) continue ;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;   /* ECONNRESET and the like: the client is gone */
+    r = iopause_g(&x, 1, deadline) ;
+    if (r < 0) strerr_diefu1sys(111, "iopause") ;
+    if (!r) die421(111, "4.4.2", "Timeout, closing connection", "timeout") ;
+  }
+}
+
+static void client_gone (char const *where)
+{
+  strerr_warni4x("end ip=", cf.remoteip, " reason=disconnect during=", where) ;
+  bye(0) ;
+}
+
+/* ---- $QUEUE: started for each message, fed as the data arrives ---- */
+
+static int q_flush (void)
+{
+  tain d ;
+  tain_now_g() ;
+  tain_addsec_g(&d, cf.datatimeout) ;
+  return buffer_timed_flush_g(&m.qb, &d) ;
+}
+
+static void q_put (char const *s, size_t n)
+{
+  if (!m.pid || m.qdead) return ;
+  while (n)
+  {
+    size_t k = buffer_putnoflush(&m.qb, s, n) ;
+    s += k ; n -= k ;
+    if (n && !q_flush()) { m.qdead = 1 ; return ; }
+  }
+}
+
+/* Reaps $QUEUE within SMTP_DATATIMEOUT (SIGCHLD through the self-pipe,
+   trapped only while a child runs so that the child starts with a clean
+   signal mask). 1 with *wstat, or 0 if it had to be killed. */
+static int selfpipe_fd = -1 ;
+
+static int q_wait (int *wstat)
+{
+  tain d ;
+  int r = 1 ;
+  sigset_t none ;
+  tain_now_g() ;
+  tain_addsec_g(&d, cf.datatimeout) ;
+  if (selfpipe_trap(SIGCHLD) < 0) strerr_diefu1sys(111, "trap SIGCHLD") ;
+  for (;;)
+  {
+    iopause_fd x = { .fd = selfpipe_fd, .events = IOPAUSE_READ, .revents = 0 } ;
+    /* checked first: the child may have exited before the trap */
+    pid_t p = wait_pid_nohang(m.pid, wstat) ;
+    if (p == m.pid) break ;
+    if (p < 0) { *wstat = 111 << 8 ; break ; }
+    p = iopause_g(&x, 1, &d) ;
+    if (p < 0) strerr_diefu1sys(111, "iopause") ;
+    if (!p)
+    {
+      strerr_warni3x("queue ip=", cf.remoteip, " reason=timeout action=kill") ;
+      kill(m.pid, SIGKILL) ;
+      wait_pid(m.pid, wstat) ;
+      r = 0 ;
+      break ;
+    }
+    while (selfpipe_read() > 0) ;
+  }
+  sigemptyset(&none) ;
+  if (selfpipe_trapset(&none) < 0) strerr_diefu1sys(111, "untrap SIGCHLD") ;
+  while (selfpipe_read() > 0) ;
+  m.pid = 0 ;
+  return r ;
+}
+
+static void q_start (void)
+{
+  int mp[2], ep[2], fds[2] ;
+  char const *argv[2] = { cf.queue, 0 } ;
+  m.qdead = 0 ;
+  if (pipe2(mp, O_CLOEXEC) < 0) goto err ;
+  if (pipe2(ep, O_CLOEXEC) < 0) { fd_close(mp[0]) ; fd_close(mp[1]) ; goto err ; }
+  fds[0] = mp[0] ; fds[1] = ep[0] ;
+  sig_restore(SIGPIPE) ;   /* the child must not inherit our SIG_IGN */
+  m.pid = tern_spawn(cf.queue, argv, (char const *const *)environ, fds, 2) ;
+  sig_ignore(SIGPIPE) ;
+  fd_close(mp[0]) ; fd_close(ep[0]) ;
+  if (!m.pid) { fd_close(mp[1]) ; fd_close(ep[1]) ; goto err ; }
+  m.mfd = mp[1] ; m.efd = ep[1] ;
+  if (ndelay_on(m.mfd) < 0 || ndelay_on(m.efd) < 0) strerr_diefu1sys(111, "ndelay_on") ;
+  buffer_init(&m.qb, &buffer_write, m.mfd, m.qbuf, sizeof(m.qbuf)) ;
+  return ;
+ err:
+  strerr_warnwu2sys("start ", cf.queue) ;
+  m.pid = 0 ;
+  m.err |= MSG_EQUEUE ;
+}
+
+/* Closes both pipes without an envelope: a qmail-queue (and queue-store)
+   queues nothing then. Reaps the child. */
+static void q_abort (void)
+{
+  int wstat ;
+  if (m.mfd >= 0) { fd_close(m.mfd) ; m.mfd = -1 ; }
+  if (m.efd >= 0) { fd_close(m.efd) ; m.efd = -1 ; }
+  if (m.pid) q_wait(&wstat) ;
+}
+
+/* qmail-queue(8)'s exit codes to SMTP replies. */
+static char const *q_reply (int wstat, char *buf)
+{
+  unsigned int e ;
+  char const *pre ;
+  size_t n ;
+  if (WIFSIGNALED(wstat)) return "451 4.3.0 Temporary queue failure (crashed)" ;
+  e = WEXITSTATUS(wstat) ;
+  if (!e) return "250 2.0.0 Ok: queued" ;
+  if (e == 11) return "554 5.1.3 Address too long" ;
+  if (e == 53) return "452 4.3.1 Insufficient system storage" ;
+  pre = e >= 12 && e <= 40 ? "554 5.3.0 Message refused by the queue (exit " : "451 4.3.0 Temporary queue failure (exit " ;
+  n = strlen(pre) ;
+  memcpy(buf, pre, n) ;
+  n += uint_fmt(buf + n, e) ;
+  buf[n++] = ')' ;
+  buf[n] = 0 ;
+  return buf ;
+}
+
+/* End of a good message: flush it, send the envelope, wait for the verdict. */
+static char const *q_finish (char *buf)
+{
+  int wstat ;
+  if (!m.qdead && !q_flush()) m.qdead = 1 ;
+  fd_close(m.mfd) ; m.mfd = -1 ;
+  if (!m.qdead)
+  {
+    char ebufspace[4096] ;
+    buffer eb = BUFFER_INIT(&buffer_write, m.efd, ebufspace, sizeof(ebufspace)) ;
+    tain d ;
+    tain_now_g() ;
+    tain_addsec_g(&d, cf.datatimeout) ;
+    /* the envelope's final NUL (an empty record) says it is complete */
+    if (buffer_timed_put_g(&eb, ss.env.s, ss.env.len, &d) < ss.env.len
+     || buffer_timed_put_g(&eb, "", 1, &d) < 1
+     || !buffer_timed_flush_g(&eb, &d)) m.qdead = 1 ;
+  }
+  fd_close(m.efd) ; m.efd = -1 ;
+  if (!q_wait(&wstat)) return "451 4.3.0 Temporary queue failure (timeout)" ;
+  if (m.qdead && WIFEXITED(wstat) && !WEXITSTATUS(wstat)) return "451 4.3.0 Temporary queue failure" ;
+  return q_reply(wstat, buf) ;
+}
+
+/* ---- the byte machine of DATA (RFC 5321 4.1.1.4, 4.5.2) and BDAT (RFC 3030) ---- */
+
+/* One octet of the message as stored (LF line ends), with the checks. */
+static void emit (char c)
+{
+  if (c == '\n')
+  {
+    if (m.inhdr && !m.linelen) m.inhdr = 0 ;   /* the empty line ends the header */
+    m.linelen = 0 ;
+    m.hdrpos = 0 ;
+    m.size += 2 ;
+  }
+  else
+  {
+    m.size++ ;
+    if (++m.linelen > cf.maxline) m.err |= MSG_ELINE ;
+    if (m.inhdr && m.hdrpos < 9)
+    {
+      /* RFC 5321 6.3: count the Received: fields to stop loops */
+      char l = c >= 'A' && c <= 'Z' ? c + 32 : c ;
+      if (l == "received:"[m.hdrpos])
+      {
+        if (++m.hdrpos == 9 && ++m.hops > cf.maxhops) m.err |= MSG_EHOPS ;
+      }
+      else m.hdrpos = 10 ;
+    }
+  }
+  if (cf.maxsize && m.size > cf.maxsize) m.err |= MSG_ESIZE ;
+  if (m.err)
+  {
+    /* refused whatever follows: $QUEUE may go now, we read on to the end */
+    if (m.pid) q_abort() ;
+    return ;
+  }
+  q_put(&c, 1) ;
+}
+
+/* A CR or LF that is not part of a CRLF (RFC 5321 2.3.8): never a line
+   end for the end-of-data test; refused, or kept as data if configured. */
+static void bare (char c)
+{
+  if (cf.barelf_keep) emit(c) ;
+  else m.err |= MSG_EBARE ;
+}
+
+/* Feeds s[0..n); returns the octets used, *end set after CRLF.CRLF (never
+   in BDAT mode). Only a CRLF seen by this machine puts it at D_BOL, so a
+   "." line after a bare LF or CR is data. */
+static size_t data_feed (char const *s, size_t n, int *end)
+{
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    char c = s[i] ;
+    switch (m.st)
+    {
+      case D_BOL :
+        if (c == '.' && !m.bdat) { m.st = D_DOT ; break ; }
+        /* fallthrough */
+      case D_TEXT :
+        if (c == '\r') m.st = D_CR ;
+        else if (c == '\n') { bare(c) ; m.st = D_TEXT ; }
+        else { emit(c) ; m.st = D_TEXT ; }
+        break ;
+      case D_CR :
+        if (c == '\n') { emit('\n') ; m.st = D_BOL ; }
+        else if (c == '\r') bare('\r') ;     /* the previous CR was bare */
+        else { bare('\r') ; emit(c) ; m.st = D_TEXT ; }
+        break ;
+      case D_DOT :
+        /* 4.5.2: a leading dot is removed; a lone "." ended by a bare LF stays */
+        if (c == '\r') m.st = D_DOTCR ;
+        else if (c == '\n') { emit('.') ; bare(c) ; m.st = D_TEXT ; }
+        else { emit(c) ; m.st = D_TEXT ; }
+        break ;
+      case D_DOTCR :
+        if (c == '\n') { *end = 1 ; return i + 1 ; }
+        bare('\r') ;
+        if (c == '\r') m.st = D_CR ;
+        else { emit(c) ; m.st = D_TEXT ; }
+        break ;
+    }
+  }
+  return n ;
+}
+
+/* Received: (RFC 5321 4.4), protocol names from RFC 3848 and RFC 6531 3.7.3. */
+static void received (void)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  char date[TERN_DATE822_LEN] ;
+  char ipbuf[80] ;
+  char const *proto ;
+  size_t dlen = tern_date822(date, time(0)) ;
+  if (ss.utf8) proto = ss.tls ? (ss.authed ? "UTF8SMTPSA" : "UTF8SMTPS") : ss.authed ? "UTF8SMTPA" : "UTF8SMTP" ;
+  else if (!ss.ehlo) proto = "SMTP" ;
+  else proto = ss.tls ? (ss.authed ? "ESMTPSA" : "ESMTPS") : ss.authed ? "ESMTPA" : "ESMTP" ;
+  safe(cf.remoteip, strlen(cf.remoteip), ipbuf, sizeof(ipbuf)) ;
+  if (!stralloc_cats(&sa, "Received: from ")
+   || !stralloc_catb(&sa, ss.helo.s, ss.helo.len)
+   || !stralloc_cats(&sa, " (")
+   || (cf.remotehost && (!stralloc_cats(&sa, cf.remotehost) || !stralloc_catb(&sa, " ", 1)))
+   || !stralloc_cats(&sa, strchr(ipbuf, ':') ? "[IPv6:" : "[")
+   || !stralloc_cats(&sa, ipbuf)
+   || !stralloc_cats(&sa, "])\n\tby ")
+   || !stralloc_catb(&sa, cf.me.s, cf.me.len)
+   || !stralloc_cats(&sa, " (tern) with ")
+   || !stralloc_cats(&sa, proto)) goto nomem ;
+  if (ss.nrcpt == 1)
+  {
+    if (!stralloc_cats(&sa, "\n\tfor <")
+     || !stralloc_catb(&sa, ss.rcpt1.s, ss.rcpt1.len)
+     || !stralloc_catb(&sa, ">", 1)) goto nomem ;
+  }
+  if (!stralloc_cats(&sa, ";\n\t")
+   || !stralloc_catb(&sa, date, dlen)
+   || !stralloc_catb(&sa, "\n", 1)) goto nomem ;
+  q_put(sa.s, sa.len) ;
+  stralloc_free(&sa) ;
+  return ;
+ nomem:
+  die421(111, "4.3.0", "Out of memory", "nomem") ;
+}
+
+static void msg_start (int bdat)
+{
+  m.st = D_BOL ;
+  m.bdat = bdat ;
+  m.size = 0 ;
+  m.linelen = 0 ;
+  m.hops = 0 ;
+  m.inhdr = 1 ;
+  m.hdrpos = 0 ;
+  m.err = 0 ;
+  q_start() ;
+  received() ;
+}
+
+/* The verdict on a complete message; logs it. */
+static void msg_end (void)
+{
+  char buf[80] ;
+  char const *r ;
+  if (m.bdat)
+  {
+    if (m.st == D_CR) bare('\r') ;            /* a trailing lone CR */
+    if (m.linelen) emit('\n') ;               /* the stored message ends with a line end */
+  }
+  if (m.err & MSG_ESIZE) r = "552 5.3.4 Message size exceeds fixed maximum message size" ;   /* RFC 1870 6.1 */
+  else if (m.err & MSG_EBARE) r = "554 5.6.0 Bare CR or LF in message (RFC 5321 2.3.8)" ;
+  else if (m.err & MSG_ELINE) r = "554 5.6.0 Line too long" ;
+  else if (m.err & MSG_EHOPS) r = "554 5.4.6 Too many Received: headers, mail loop" ;
+  else if (m.err & MSG_EQUEUE) r = "451 4.3.0 Temporary queue failure" ;
+  else r = q_finish(buf) ;
+  if (m.pid) q_abort() ;
+  reply_nc(r) ;
+  {
+    char fmt[UINT64_FMT], nfmt[UINT_FMT], code[4], from[300] ;
+    fmt[uint64_fmt(fmt, m.size)] = 0 ;
+    nfmt[uint_fmt(nfmt, ss.nrcpt)] = 0 ;
+    memcpy(code, r, 3) ; code[3] = 0 ;
+    safe(ss.env.s + ss.sender, strlen(ss.env.s + ss.sender), from, sizeof(from)) ;
+    strerr_warni("message ip=", cf.remoteip, " from=<", from, "> rcpts=", nfmt, " size=", fmt, " result=", code, " ", r + 4) ;
+  }
+}
+
+/* ---- state changes ---- */
+
+/* Every transition goes through here; leaving a transaction forgets it. */
+static void set_state (enum state_e to)
+{
+  if (to <= ST_HELO)
+  {
+    if (m.pid) q_abort() ;
+    ss.env.len = 0 ;
+    ss.sender = 0 ;
+    ss.nrcpt = 0 ;
+    ss.rcpt1.len = 0 ;
+    ss.utf8 = 0 ;
+  }
+#ifdef SMTP_TRACE
+  strerr_warnt("state ", state_names[ss.state], " -> ", state_names[to]) ;
+#endif
+  ss.state = to ;
+}
+
+/* ---- recipients ---- */
+
+/* 1 found, 0 not, -1 error: key in users.cdb, then aliases.cdb, then its
+   local part alone in aliases.cdb. */
+static int lookup (char const *key, size_t len, size_t at)
+{
+  cdb_data d ;
+  int r = tern_cdb_find(&cf.users, &d, key, len) ;
+  if (r) return r ;
+  r = tern_cdb_find(&cf.aliases, &d, key, len) ;
+  if (r) return r ;
+  return tern_cdb_find(&cf.aliases, &d, key, at) ;
+}
+
+/* Is this address (domain lowercased) a known local recipient? */
+static int local_ok (char const *addr, size_t len)
+{
+  char key[len + 1] ;   /* bounded by CMDMAX */
+  size_t at = tern_addr_domain(addr, len), plus ;
+  int r ;
+  memcpy(key, addr, len) ;
+  tern_lower(key, len) ;
+  /* RFC 5321 4.5.1: postmaster, in any case, always */
+  if (at == 10 && !memcmp(key, "postmaster", 10)) return 1 ;
+  r = lookup(key, len, at) ;
+  if (r) return r ;
+  plus = byte_chr(key, at, '+') ;
+  if (!plus || plus >= at) return 0 ;
+  /* user+detail@domain: user@domain */
+  memmove(key + plus, key + at, len - at) ;
+  return lookup(key, plus + len - at, plus) ;
+}
+
+/* ---- the commands ---- */
+
+typedef void action_func (char *, size_t) ;
+
+static void do_helo_common (char *arg, size_t len, int ehlo)
+{
+  char buf[256] ;
+  size_t n = 0 ;
+  while (n < len && arg[n] != ' ') n++ ;
+  if (!n)
+  {
+    reply(ehlo ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname") ;
+    return ;
+  }
+  safe(arg, n, buf, sizeof(buf)) ;
+  if (!stralloc_copys(&ss.helo, buf)) die421(111, "4.3.0", "Out of memory", "nomem") ;
+  ss.ehlo = ehlo ;
+  /* RFC 5321 4.1.4: HELO or EHLO resets any transaction */
+  set_state(ST_HELO) ;
+  if (!ehlo) { reply("250 ", cf.me.s) ; return ; }
+  reply("250-", cf.me.s) ;
+  reply("250-PIPELINING") ;                      /* RFC 2920 */
+  if (cf.maxsize)
+  {
+    char fmt[UINT64_FMT] ;
+    fmt[uint64_fmt(fmt, cf.maxsize)] = 0 ;
+    reply("250-SIZE ", fmt) ;                    /* RFC 1870 */
+  }
+  else reply("250-SIZE") ;
+  reply("250-8BITMIME") ;                        /* RFC 6152 */
+  reply("250-ENHANCEDSTATUSCODES") ;             /* RFC 2034 */
+  reply("250-SMTPUTF8") ;                        /* RFC 6531 */
+  if (SMTP_DSN) reply("250-DSN") ;               /* RFC 3461 */
+  reply("250 CHUNKING") ;                        /* RFC 3030 */
+}
+
+static void do_helo (char *arg, size_t len) { do_helo_common(arg, len, 0) ; }
+static void do_ehlo (char *arg, size_t len) { do_helo_common(arg, len, 1) ; }
+
+static int cat_record (char tag, char const *s, size_t len)
+{
+  return stralloc_catb(&ss.env, &tag, 1) && stralloc_catb(&ss.env, s, len) && stralloc_0(&ss.env) ;
+}
+
+static void envcmd_error (int r, int rcpt)
+{
+  switch (r)
+  {
+    case TERN_ENVCMD_SYNTAX : reply(rcpt ? "501 5.5.4 Syntax: RCPT TO:<address>" : "501 5.5.4 Syntax: MAIL FROM:<address>") ; break ;
+    case TERN_ENVCMD_BADPATH : reply(rcpt ? "501 5.1.3 Bad recipient address syntax" : "501 5.1.7 Bad sender address syntax") ; break ;
+    case TERN_ENVCMD_BADPARAM : reply("501 5.5.4 Invalid parameter") ; break ;
+    case TERN_ENVCMD_UNKNOWN : reply("555 5.5.4 Unsupported parameter") ; break ;
+    case TERN_ENVCMD_8BIT : reply("553 5.6.7 Non-ASCII address needs SMTPUTF8") ; break ;   /* RFC 6531 3.5 */
+    default : reply("451 4.3.0 Internal error") ; break ;
+  }
+}
+
+static void do_mail (char *arg, size_t len)
+{
+  tern_envcmd e ;
+  char addr[len + 1] ;
+  int r = tern_smtp_envcmd(arg, len, 0, &e, addr) ;
+  if (r) { envcmd_error(r, 0) ; return ; }
+  if (e.flags & TERN_ENV_SIZE && cf.maxsize && e.size > cf.maxsize)
+  {
+    reply("552 5.3.4 Message size exceeds fixed maximum message size") ;   /* RFC 1870 6.1 */
+    return ;
+  }
+  tern_addr_canon(addr, e.addrlen, 0) ;
+  ss.env.len = 0 ;
+  ss.sender = 1 ;
+  if (!cat_record('F', addr, e.addrlen)
+   || (e.flags & TERN_ENV_BODY8 && !cat_record('P', "BODY=8BITMIME", 13))
+   || (e.flags & TERN_ENV_SMTPUTF8 && !cat_record('P', "SMTPUTF8", 8))
+   || (e.flags & TERN_ENV_RETHDRS && !cat_record('P', "RET=HDRS", 8))
+   || (e.flags & TERN_ENV_RETFULL && !cat_record('P', "RET=FULL", 8))
+   || (e.envid && (!stralloc_cats(&ss.env, "PENVID=") || !stralloc_catb(&ss.env, e.envid, e.envidlen) || !stralloc_0(&ss.env))))
+    die421(111, "4.3.0", "Out of memory", "nomem") ;
+  ss.utf8 = !!(e.flags & TERN_ENV_SMTPUTF8) ;
+  set_state(ST_MAIL) ;
+  reply("250 2.1.0 Ok") ;
+}
+
+static void log_rcpt (char const *addr, size_t len, char const *code)
+{
+  char buf[300] ;
+  strerr_warni("rcpt ip=", cf.remoteip, " to=<", safe(addr, len, buf, sizeof(buf)), "> result=", code) ;
+}
+
+static void do_rcpt (char *arg, size_t len)
+{
+  tern_envcmd e ;
+  char addr[len + 1] ;
+  size_t at ;
+  int r = tern_smtp_envcmd(arg, len, TERN_ENV_RCPT | (ss.utf8 ? TERN_ENV_UTF8OK : 0), &e, addr) ;
+  if (r) { envcmd_error(r, 1) ; return ; }
+  if (ss.nrcpt >= cf.maxrcpt)
+  {
+    /* RFC 5321 4.5.3.1.10: the client sends the rest later; not an error */
+    reply_nc("452 4.5.3 Too many recipients") ;
+    return ;
+  }
+  tern_addr_canon(addr, e.addrlen, 0) ;
+  at = tern_addr_domain(addr, e.addrlen) ;
+  if (at == e.addrlen) r = 1 ;            /* <postmaster> */
+  else if (tern_domain_in(cf.domains.s, cf.domains.len, addr + at + 1, e.addrlen - at - 1))
+  {
+    r = local_ok(addr, e.addrlen) ;
+    if (r < 0) { reply("451 4.3.0 Temporary lookup failure") ; log_rcpt(addr, e.addrlen, "451") ; return ; }
+    if (!r) { reply("550 5.1.1 No such user here") ; log_rcpt(addr, e.addrlen, "550") ; return ; }
+  }
+  else if (!cf.relayclient && !ss.authed)
+  {
+    reply("550 5.7.1 Relaying denied") ;
+    log_rcpt(addr, e.addrlen, "550") ;
+    return ;
+  }
+  if (!cat_record('T', addr, e.addrlen)) goto nomem ;
+  if (e.notify)
+  {
+    char nb[40] = "NOTIFY=" ;
+    if (e.notify & TERN_NOTIFY_NEVER) strcat(nb, "NEVER") ;
+    else
+    {
+      if (e.notify & TERN_NOTIFY_SUCCESS) strcat(nb, "SUCCESS,") ;
+      if (e.notify & TERN_NOTIFY_FAILURE) strcat(nb, "FAILURE,") ;
+      if (e.notify & TERN_NOTIFY_DELAY) strcat(nb, "DELAY,") ;
+      nb[strlen(nb) - 1] = 0 ;
+    }
+    if (!cat_record('P', nb, strlen(nb))) goto nomem ;
+  }
+  if (e.orcpt && (!stralloc_cats(&ss.env, "PORCPT=") || !stralloc_catb(&ss.env, e.orcpt, e.orcptlen) || !stralloc_0(&ss.env))) goto nomem ;
+  if (!ss.nrcpt && !stralloc_copyb(&ss.rcpt1, addr, e.addrlen)) goto nomem ;
+  ss.nrcpt++ ;
+  set_state(ST_RCPT) ;
+  reply("250 2.1.5 Ok") ;
+  return ;
+ nomem:
+  die421(111, "4.3.0", "Out of memory", "nomem") ;
+}
+
+static tain *data_deadline (tain *d)
+{
+  tain_now_g() ;
+  tain_addsec_g(d, cf.datatimeout) ;
+  return d ;
+}
+
+static void do_data (char *arg, size_t len)
+{
+  int end = 0 ;
+  if (len) { reply("501 5.5.4 Syntax: DATA") ; return ; }
+  if (ss.state == ST_MAIL) { reply("554 5.5.1 No valid recipients") ; return ; }   /* RFC 5321 3.3 */
+  msg_start(0) ;
+  reply_nc("354 End data with <CR><LF>.<CR><LF>") ;
+  for (;;)
+  {
+    tain d ;
+    if (ipos == ilen && !net_fill(data_deadline(&d))) client_gone("DATA") ;
+    ipos += data_feed(ibuf + ipos, ilen - ipos, &end) ;
+    if (end) break ;
+  }
+  msg_end() ;
+  set_state(ST_HELO) ;
+}
+
+/* RFC 3030 2: the chunk is read whatever the reply will be. */
+static void do_bdat (char *arg, size_t len)
+{
+  uint64_t n, left ;
+  int last, intx, end = 0 ;
+  if (!tern_smtp_bdat(arg, len, &n, &last)) { reply("501 5.5.4 Syntax: BDAT size [LAST]") ; return ; }
+  intx = ss.state == ST_RCPT || ss.state == ST_BDAT ;
+  if (intx && ss.state == ST_RCPT) { msg_start(1) ; set_state(ST_BDAT) ; }
+  for (left = n ; left ; )
+  {
+    tain d ;
+    size_t k ;
+    if (ipos == ilen && !net_fill(data_deadline(&d))) client_gone("BDAT") ;
+    k = ilen - ipos < left ? ilen - ipos : left ;
+    if (intx) data_feed(ibuf + ipos, k, &end) ;
+    ipos += k ;
+    left -= k ;
+  }
+  if (!intx)
+  {
+    if (ss.state == ST_MAIL) reply("554 5.5.1 No valid recipients") ;
+    else if (ss.state == ST_GREET) reply("503 5.5.1 Send EHLO first") ;
+    else reply("503 5.5.1 Need MAIL and RCPT before BDAT") ;
+    return ;
+  }
+  if (last || m.err & (MSG_ESIZE | MSG_EBARE | MSG_ELINE | MSG_EHOPS | MSG_EQUEUE))
+  {
+    /* the end, or an error worth telling now: the client stops sending chunks */
+    msg_end() ;
+    set_state(ST_HELO) ;
+    return ;
+  }
+  {
+    char fmt[UINT64_FMT] ;
+    fmt[uint64_fmt(fmt, n)] = 0 ;
+    reply_nc("250 2.0.0 ", fmt, " octets received") ;
+  }
+}
+
+static void do_rset (char *arg, size_t len)
+{
+  if (len) { reply("501 5.5.4 Syntax: RSET") ; return ; }
+  set_state(ss.state == ST_GREET ? ST_GREET : ST_HELO) ;
+  reply("250 2.0.0 Ok") ;
+}
+
+static void do_noop (char *arg, size_t len) { reply("250 2.0.0 Ok") ; }
+
+static void do_quit (char *arg, size_t len)
+{
+  tain d ;
+  set_state(ST_HELO) ;
+  reply("221 2.0.0 ", cf.me.s, " closing connection") ;
+  tain_now_g() ;
+  tain_addsec_g(&d, cf.timeout) ;
+  out_flush(&d) ;
+  strerr_warni3x("end ip=", cf.remoteip, " reason=quit") ;
+  bye(0) ;
+}
+
+static void do_vrfy (char *arg, size_t len)
+{
+  reply("252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery") ;
+}
+
+static void do_help (char *arg, size_t len)
+{
+  reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP") ;
+}
+
+/* EXPN, and STARTTLS and AUTH until they are written: known, not offered. */
+static void do_notimpl (char *arg, size_t len) { reply("502 5.5.1 Command not implemented") ; }
+
+static void do_unknown (char *arg, size_t len) { reply("500 5.5.1 Unrecognized command") ; }
+
+typedef struct command_s command, *command_ref ;
+struct command_s
+{
+  char const *name ;
+  unsigned int states ;   /* where the command is allowed */
+  char const *oos ;       /* the reply elsewhere */
+  action_func *action ;
+} ;
+
+#define OOS_GREET "503 5.5.1 Send EHLO or HELO first"
+
+static command const commands[TERN_SMTP_NVERBS] =
+{
+  [TERN_SMTP_UNKNOWN] = { "unknown", ST_ANY, 0, &do_unknown },
+  [TERN_SMTP_HELO] = { "HELO", ST_ANY, 0, &do_helo },
+  [TERN_SMTP_EHLO] = { "EHLO", ST_ANY, 0, &do_ehlo },
+  [TERN_SMTP_MAIL] = { "MAIL", S(ST_HELO), "503 5.5.1 Nested MAIL command", &do_mail },
+  [TERN_SMTP_RCPT] = { "RCPT", S(ST_MAIL) | S(ST_RCPT), "503 5.5.1 Need MAIL before RCPT", &do_rcpt },
+  [TERN_SMTP_DATA] = { "DATA", S(ST_MAIL) | S(ST_RCPT), "503 5.5.1 Need MAIL and RCPT before DATA, and no DATA after BDAT", &do_data },
+  [TERN_SMTP_BDAT] = { "BDAT", ST_ANY, 0, &do_bdat },   /* checks after reading the chunk */
+  [TERN_SMTP_RSET] = { "RSET", ST_ANY, 0, &do_rset },
+  [TERN_SMTP_NOOP] = { "NOOP", ST_ANY, 0, &do_noop },
+  [TERN_SMTP_QUIT] = { "QUIT", ST_ANY, 0, &do_quit },
+  [TERN_SMTP_VRFY] = { "VRFY", ST_ANY, 0, &do_vrfy },
+  [TERN_SMTP_EXPN] = { "EXPN", ST_ANY, 0, &do_notimpl },
+  [TERN_SMTP_HELP] = { "HELP", ST_ANY, 0, &do_help },
+  [TERN_SMTP_STARTTLS] = { "STARTTLS", ST_ANY, 0, &do_notimpl },
+  [TERN_SMTP_AUTH] = { "AUTH", ST_ANY, 0, &do_notimpl },
+  [TERN_SMTP_HTTP] = { "http", ST_ANY, 0, &do_unknown },
+} ;
+
+/* ---- the command loop ---- */
+
+/* The next command line into cmd (CRLF or LF removed, NUL-terminated):
+   its length, or -1 when it was longer than CMDMAX (then discarded
+   through its LF). */
+static ssize_t getcmd (char *cmd)
+{
+  tain d ;
+  int toolong = 0 ;
+  tain_now_g() ;
+  tain_addsec_g(&d, cf.timeout) ;
+  for (;;)
+  {
+    size_t avail = ilen - ipos ;
+    size_t n = byte_chr(ibuf + ipos, avail, '\n') ;
+    if (n < avail)
+    {
+      size_t len = n ;
+      char const *s = ibuf + ipos ;
+      ipos += n + 1 ;
+      if (toolong || n + 1 > CMDMAX) return -1 ;
+      if (len && s[len-1] == '\r') len-- ;
+      memcpy(cmd, s, len) ;
+      cmd[len] = 0 ;
+      return len ;
+    }
+    if (avail >= CMDMAX) { toolong = 1 ; ipos = ilen ; }
+    if (!net_fill(&d))
+    {
+      if (ss.ncmds || ilen > ipos) client_gone("command") ;
+      strerr_warni3x("end ip=", cf.remoteip, " reason=disconnect") ;
+      bye(0) ;
+    }
+  }
+}
+
+static void dispatch (char *line, size_t len)
+{
+  size_t arg ;
+  unsigned int v = tern_smtp_verb(line, len, &arg) ;
+  command const *c = &commands[v] ;
+  if (v == TERN_SMTP_HTTP && !ss.ncmds)
+  {
+    /* an HTTP client (or a cross-protocol attack): no reply at all */
+    char buf[16] ;
+    strerr_warni5x("end ip=", cf.remoteip, " reason=http verb=", safe(line, arg - 1, buf, sizeof(buf)), "") ;
+    bye(0) ;
+  }
+  ss.ncmds++ ;
+  if (byte_chr(line, len, 0) < len) { reply("500 5.5.2 Syntax error: NUL in command") ; return ; }
+  if (!(c->states & S(ss.state)))
+  {
+    reply(ss.state == ST_GREET ? OOS_GREET : c->oos) ;
+    return ;
+  }
+  (*c->action)(line + arg, len - arg) ;
+}
+
+/* ---- start ---- */
+
+static void cfgdie (char const *what)
+{
+  reply_nc("421 4.3.5 configuration error") ;
+  {
+    tain d ;
+    tain_now_g() ;
+    tain_addsec_g(&d, 2) ;
+    buffer_timed_flush_g(&obuf, &d) ;
+  }
+  strerr_dief2x(100, "invalid configuration: ", what) ;
+}
+
+static void cfgfail (char const *what)
+{
+  int e = errno ;
+  reply_nc("421 4.3.0 temporary configuration failure") ;
+  {
+    tain d ;
+    tain_now_g() ;
+    tain_addsec_g(&d, 2) ;
+    buffer_timed_flush_g(&obuf, &d) ;
+  }
+  errno = e ;
+  strerr_diefu2sys(111, "read ", what) ;
+}
+
+static void config (void)
+{
+  char const *x ;
+  if (!tern_env_u64("SMTP_MAXSIZE", &cf.maxsize, 52428800)) cfgdie("SMTP_MAXSIZE") ;
+  if (!tern_env_uint("SMTP_MAXRCPT", &cf.maxrcpt, 100) || !cf.maxrcpt) cfgdie("SMTP_MAXRCPT") ;
+  if (!tern_env_uint("SMTP_MAXERRORS", &cf.maxerrors, 10)) cfgdie("SMTP_MAXERRORS") ;
+  if (!tern_env_uint("SMTP_MAXHOPS", &cf.maxhops, 100)) cfgdie("SMTP_MAXHOPS") ;
+  if (!tern_env_uint("SMTP_MAXLINE", &cf.maxline, 65536) || !cf.maxline) cfgdie("SMTP_MAXLINE") ;
+  if (!tern_env_uint("SMTP_TIMEOUT", &cf.timeout, 300) || !cf.timeout) cfgdie("SMTP_TIMEOUT") ;
+  if (!tern_env_uint("SMTP_DATATIMEOUT", &cf.datatimeout, 600) || !cf.datatimeout) cfgdie("SMTP_DATATIMEOUT") ;
+  x = getenv("SMTP_BARELF") ;
+  if (!x || !*x || !strcmp(x, "reject")) cf.barelf_keep = 0 ;
+  else if (!strcmp(x, "keep")) cf.barelf_keep = 1 ;
+  else cfgdie("SMTP_BARELF") ;
+  cf.relayclient = !!getenv("RELAYCLIENT") ;
+  x = getenv("QUEUE") ;
+  if (x && *x) cf.queue = x ;
+  else
+  {
+    if (!tern_path(&cf.queuepath, tern_libexec(), "queue-add")) cfgfail("QUEUE") ;
+    cf.queue = cf.queuepath.s ;
+  }
+  cf.remoteip = ucspi_get("REMOTEIP") ;
+  if (!cf.remoteip) cf.remoteip = getenv("TCPREMOTEIP") ;
+  if (!cf.remoteip || !*cf.remoteip) cf.remoteip = "unknown" ;
+  else
+  {
+    static char ipbuf[80] ;
+    cf.remoteip = safe(cf.remoteip, strlen(cf.remoteip), ipbuf, sizeof(ipbuf)) ;
+  }
+  cf.remotehost = ucspi_get("REMOTEHOST") ;
+  if (!cf.remotehost) cf.remotehost = getenv("TCPREMOTEHOST") ;
+  if (cf.remotehost)
+  {
+    static char hostbuf[256] ;
+    cf.remotehost = *cf.remotehost ? safe(cf.remotehost, strlen(cf.remotehost), hostbuf, sizeof(hostbuf)) : 0 ;
+  }
+  cf.localip = ucspi_get("LOCALIP") ;
+  if (!cf.localip) cf.localip = getenv("TCPLOCALIP") ;
+  cf.localport = ucspi_get("LOCALPORT") ;
+  if (!cf.localport) cf.localport = getenv("TCPLOCALPORT") ;
+  {
+    static char lipbuf[80], lportbuf[16] ;
+    cf.localip = cf.localip ? safe(cf.localip, strlen(cf.localip), lipbuf, sizeof(lipbuf)) : "unknown" ;
+    cf.localport = cf.localport ? safe(cf.localport, strlen(cf.localport), lportbuf, sizeof(lportbuf)) : "unknown" ;
+  }
+  if (!tern_cfg_me(&cf.me) || !cf.me.len) cfgfail("etc/me") ;
+  {
+    /* the name goes into every greeting and Received: line */
+    char mebuf[256] ;
+    safe(cf.me.s, cf.me.len, mebuf, sizeof(mebuf)) ;
+    if (!stralloc_copys(&cf.me, mebuf) || !stralloc_0(&cf.me)) cfgfail("etc/me") ;
+    cf.me.len-- ;
+  }
+  errno = 0 ;
+  if (!tern_cfg_lines(&cf.domains, "domains") && errno != ENOENT) cfgfail("etc/domains") ;
+  if (!tern_cdb_open(&cf.users, "users") && errno != ENOENT) cfgfail("etc/users.cdb") ;
+  if (!tern_cdb_open(&cf.aliases, "aliases") && errno != ENOENT) cfgfail("etc/aliases.cdb") ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  static char cmd[CMDMAX + 1] ;
+  PROG = "smtp-recv" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      /* submission mode (-s CHECKPASSWORD...) will be parsed here */
+      int opt = subgetopt_r(argc, argv, "", &l) ;
+      if (opt == -1) break ;
+      dieusage() ;
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc) dieusage() ;
+  if (!getuid()) strerr_dief1x(100, "refusing to run as root") ;
+
+  if (sig_ignore(SIGPIPE) < 0) strerr_diefu1sys(111, "ignore SIGPIPE") ;
+  selfpipe_fd = selfpipe_init() ;
+  if (selfpipe_fd < 0) strerr_diefu1sys(111, "selfpipe_init") ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "ndelay_on") ;
+  tain_now_set_stopwatch_g() ;
+  tain_now_g() ;
+  config() ;
+  strerr_warni("connect ip=", cf.remoteip, " local=", cf.localip, ":", cf.localport) ;
+  reply_nc("220 ", cf.me.s, " ESMTP tern") ;
+
+  for (;;)
+  {
+    ssize_t len = getcmd(cmd) ;
+    if (len < 0)
+    {
+      ss.ncmds++ ;
+      reply("500 5.5.2 Line too long") ;
+    }
+    else dispatch(cmd, len) ;
+    if (cf.maxerrors && ss.errors >= cf.maxerrors)
+      die421(0, "4.7.0", "Too many errors, closing connection", "errors") ;
+  }
+}
