@@ -87,14 +87,13 @@ $(B)/t/%: t/unit/%.c $(LIB) t/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -It/unit $(ALL_LDFLAGS) -o $@ $< $(LIB) -lcrypt -lskarnet
 
-run: deps-run all
+run:
+	@mk/deps run
+	$(MAKE) all
 	bin/tern-up ./run
 
-deps-run:
-	@mk/deps run
-
 # check: install what the tests need, build, then run every test.
-check: 
+check:
 	@mk/deps check
 	$(MAKE) all
 	$(MAKE) check-only
@@ -128,3 +127,11 @@ install-sendmail: install
 
 clean:
 	rm -rf build build-san t/trash
+
+# bench/: measuring tools, not part of tern (not installed)
+$(B)/smtp-load: bench/smtp-load.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -o $@ $< -lpthread
+
+print-programs:
+	@echo $(PROGNAMES)
