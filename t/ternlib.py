@@ -212,7 +212,7 @@ class Instance:
         self.procs.append(p)
         return p
 
-    def tcpserver(self, prog, env=None, tcpopts=("-R", "-H"), host="127.0.0.1"):
+    def tcpserver(self, prog, env=None, tcpopts=("-R", "-H", "-l", "0"), host="127.0.0.1"):
         """Start `tcpserver -1 host 0 prog...` (as root it drops to the test uid
         itself with -u/-g); return the port it printed."""
         opts = list(tcpopts)
