@@ -35,7 +35,7 @@ static unsigned int total_msgs = 0 ;
 
 static void put (char const *s, size_t n)
 {
-  if (!buffer_put(buffer_1, s, n)) strerr_diefusys(111, "write to stdout") ;
+  if (n && buffer_put(buffer_1, s, n) < 0) strerr_diefusys(111, "write to stdout") ;
 }
 
 static void puts_ (char const *s) { put(s, strlen(s)) ; }

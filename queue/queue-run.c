@@ -1126,6 +1126,13 @@ static void launch_remote (msg *m, char const *d)
   }
 }
 
+/* Whether smtp-send can be reached; checked again at each rescan, since
+   its service may start after ours. */
+static void check_remote (void)
+{
+  remote_ok = direct ? access(smtpsendpath.s, X_OK) == 0 : access(smtpsendsock.s, F_OK) == 0 ;
+}
+
 static void dispatch (void)
 {
   msg *m ;
@@ -1234,16 +1241,24 @@ static void remote_done (job *j)
   size_t pos = 0 ;
   int code = -1 ;
   if (!j->sudoerr && WIFEXITED(j->wstat)) code = WEXITSTATUS(j->wstat) ;
+  /* Complete lines become C strings; a last line without its LF is cut
+     short (smtp-send died) and does not count. */
+  {
+    size_t last = j->out.len ;
+    while (last && j->out.s[last - 1] != '\n') last-- ;
+    j->out.len = last ;
+    for (size_t x = 0 ; x < last ; x++) if (j->out.s[x] == '\n') j->out.s[x] = 0 ;
+  }
   for (unsigned int k = 0 ; k < j->nri ; k++)
   {
     unsigned int i = j->ri[k] ;
     rcpt *r = m->r + i ;
     char const *line = j->out.s + pos ;
-    size_t len = pos < j->out.len ? byte_chr(line, j->out.len - pos, '\n') : 0 ;
+    size_t len = pos < j->out.len ? strlen(line) : 0 ;
     int verdict = -1 ; /* 0 ok, 1 defer, 2 fail */
     char const *rest = 0 ;
     size_t restlen = 0 ;
-    if (pos < j->out.len && pos + len < j->out.len)
+    if (pos < j->out.len)
     {
       size_t w = byte_chr(line, len, ' ') ;
       if (w == 2 && !memcmp(line, "ok", 2)) verdict = 0 ;
@@ -1274,41 +1289,34 @@ static void remote_done (job *j)
       continue ;
     }
     {
-      /* Status: the enhanced code in the reply text, else from its class. */
+      /* "CODE TEXT": a 3-digit CODE is the server's reply (the status is
+         the enhanced code at the start of TEXT, else its class); an
+         enhanced code X.Y.Z is smtp-send's own verdict (DNS, network). */
       char status[16] ;
       size_t sp ;
-      if (!rest) { rest = verdict == 2 ? "550 failed" : "451 deferred" ; restlen = strlen(rest) ; }
+      char const *text ;
+      size_t tl ;
+      int smtp ;
+      if (!rest) { rest = verdict == 2 ? "5.0.0 no reason given" : "4.0.0 no reason given" ; restlen = strlen(rest) ; }
       sp = byte_chr(rest, restlen, ' ') ;
+      text = rest + (sp < restlen ? sp + 1 : restlen) ;
+      tl = rest + restlen - text ;
+      smtp = sp == 3 && rest[0] >= '2' && rest[0] <= '5' && rest[1] >= '0' && rest[1] <= '9' ;
+      strcpy(status, verdict == 2 ? "5.0.0" : "4.0.0") ;
+      if (smtp)
       {
-        char const *t = rest + (sp < restlen ? sp + 1 : restlen) ;
-        size_t tl = rest + restlen - t, e = byte_chr(t, tl, ' ') ;
-        if (e >= 5 && e < 12 && (t[0] == '4' || t[0] == '5') && t[1] == '.' && t[0] == (verdict == 2 ? '5' : '4'))
-        { memcpy(status, t, e) ; status[e] = 0 ; }
-        else strcpy(status, verdict == 2 ? "5.0.0" : "4.0.0") ;
+        size_t e = byte_chr(text, tl, ' ') ;
+        if (e >= 5 && e < 12 && text[0] == status[0] && text[1] == '.') { memcpy(status, text, e) ; status[e] = 0 ; }
       }
-      if (sp == 3 && rest[0] >= '2' && rest[0] <= '5')
+      else if (sp >= 5 && sp < 12 && rest[0] == status[0] && rest[1] == '.') { memcpy(status, rest, sp) ; status[sp] = 0 ; }
+      if (verdict == 2)
       {
-        if (verdict == 2)
-        {
-          setwhy(r, dupwhy(status, "smtp", rest, restlen)) ;
-          r->state = R_FAILED ;
-          info_rcpt(m, 'F', i, r->why) ;
-          strerr_warni("failed id=", m->id, " rcpt=<", M_S(m, r->addr), "> reason=", r->why) ;
-        }
-        else rcpt_defer(m, i, dupwhy(status, "smtp", rest, restlen)) ;
+        setwhy(r, smtp ? dupwhy(status, "smtp", rest, restlen) : dupwhy(status, "x-tern", text, tl)) ;
+        r->state = R_FAILED ;
+        info_rcpt(m, 'F', i, r->why) ;
+        strerr_warni("failed id=", m->id, " rcpt=<", M_S(m, r->addr), "> reason=", r->why) ;
       }
-      else
-      {
-        /* not a reply: smtp-send's own reason (no MX, connection refused...) */
-        if (verdict == 2)
-        {
-          setwhy(r, dupwhy(status, "x-tern", rest, restlen)) ;
-          r->state = R_FAILED ;
-          info_rcpt(m, 'F', i, r->why) ;
-          strerr_warni("failed id=", m->id, " rcpt=<", M_S(m, r->addr), "> reason=", r->why) ;
-        }
-        else rcpt_defer(m, i, dupwhy(status, "x-tern", rest, restlen)) ;
-      }
+      else rcpt_defer(m, i, smtp ? dupwhy(status, "smtp", rest, restlen) : dupwhy(status, "x-tern", text, tl)) ;
     }
   }
 }
@@ -1416,8 +1424,8 @@ int main (int argc, char const *const *argv)
    || !tern_path(&deliversock, root, "sock/deliver")
    || !tern_path(&smtpsendsock, root, "sock/smtp-send")) dienomem() ;
   read_config() ;
-  remote_ok = direct ? access(smtpsendpath.s, X_OK) == 0 : access(smtpsendsock.s, F_OK) == 0 ;
-  if (!remote_ok) strerr_warnw("no smtp-send: remote recipients stay queued") ;
+  check_remote() ;
+  if (!remote_ok) strerr_warnw("no smtp-send yet: remote recipients stay queued") ;
 
   njobs_max = maxlocal + maxremote ;
   jobs = calloc(njobs_max, sizeof(job)) ;
@@ -1554,6 +1562,7 @@ int main (int argc, char const *const *argv)
     t = now() ;
     if (!stopping && t >= next_rescan)
     {
+      if (!remote_ok) check_remote() ;
       scan_dir("incoming") ;
       next_rescan = t + rescan ;
     }

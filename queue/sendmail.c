@@ -346,7 +346,7 @@ int main (int argc, char const *const *argv)
           if (!buffer_putallnoflush(&b, ".", 1)) goto writefail ;
         }
         else if (bol && c == '.' && !opt_i) { dot = 1 ; bol = 0 ; continue ; }
-        if (!buffer_put(&b, &c, 1)) goto writefail ;
+        if (buffer_put(&b, &c, 1) < 0) goto writefail ;
         bol = c == '\n' ;
       }
       if (dot && !buffer_putallnoflush(&b, ".", 1)) goto writefail ;
