@@ -39,7 +39,10 @@ PROGRAMS := \
   smtp-recv/smtp-recv \
   queue/queue-add queue/queue-store queue/queue-run queue/sendmail queue/mailq \
   deliver/deliver deliver/newaliases \
-  auth/mailuser
+  auth/mailuser auth/pwcheck \
+  pop3-serve/pop3-login pop3-serve/pop3-serve \
+  mxlookup/mxlookup smtp-send/smtp-send \
+  tls/tlsd
 # TEMPORARY while the programs are being written: build those that exist.
 PROGRAMS := $(patsubst %.c,%,$(wildcard $(addsuffix .c,$(PROGRAMS))))
 PROGNAMES := $(notdir $(PROGRAMS))
@@ -55,6 +58,10 @@ UNITBINS := $(patsubst t/unit/%.c,$(B)/t/%,$(UNITSRC))
 LIBS_default := -lskarnet
 LIBS_mailuser := -lcrypt -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet
+# res_n* and ns_* link statically with glibc (no NSS involved).
+LIBS_mxlookup := -lresolv -lskarnet
+# tlsd is the one server program that links BearSSL.
+LIBS_tlsd := -lbearssl -lskarnet
 # sendmail asks getpwuid(3) who runs it: NSS needs the dynamic libc.
 LINK_sendmail := dynamic
 

@@ -222,4 +222,152 @@ extern int tern_addr_sane (char const *, size_t) ;
 
 /* ---- end of configuration files ---- */
 
+/* ---- remote delivery (mxlookup, smtp-send) ---- */
+
+#include <skalibs/ip46.h>
+
+/* An address literal: "[192.0.2.1]", "[IPv6:2001:db8::1]" or "[2001:db8::1]"
+   (the whole of s, len octets): 1 with *ip set, or 0. */
+extern int tern_addr_literal (char const *, size_t, ip46 *) ;
+
+/* RFC 4648 4 base64 of s (len octets) appended to sa: 1, or 0 (ENOMEM). */
+extern int tern_base64_encode (stralloc *, char const *, size_t) ;
+
+/* The 8BITMIME downgrade (RFC 6152 3): reads a message from fd to its end.
+   TERN_MIME_SCAN fills flags with one byte per leaf part (1: 8-bit octets
+   in its body); TERN_MIME_EMIT writes the message through sink (which
+   returns 1, or 0 with errno) with those leaves quoted-printable. Returns
+   1, or 0 with errno (a read, sink or allocation failure). */
+typedef int tern_mime_sink (void *, char const *, size_t) ;
+#define TERN_MIME_SCAN 0
+#define TERN_MIME_EMIT 1
+extern int tern_mime_7bit (int, stralloc *, unsigned int, tern_mime_sink *, void *) ;
+
+/* ---- end of remote delivery ---- */
+
+/* ---- POP3 and the login monitor (pop3-login, pop3-serve, pwcheck) ---- */
+
+/* Strict RFC 4648 base64 of s (len octets, a multiple of 4) into out
+   (room for len / 4 * 3): the decoded length, or -1 if malformed. */
+extern ssize_t tern_base64_decode (char *, char const *, size_t) ;
+
+/* A decoded SASL PLAIN message (RFC 4616 2), pointing into it. */
+typedef struct tern_sasl_plain_s tern_sasl_plain_t, *tern_sasl_plain_t_ref ;
+struct tern_sasl_plain_s
+{
+  char const *authzid ; size_t authzidlen ;   /* may be empty */
+  char const *authcid ; size_t authcidlen ;
+  char const *passwd ; size_t passwdlen ;
+} ;
+/* 1 with p filled, or 0 if malformed (not three parts, empty authcid or passwd). */
+extern int tern_sasl_plain (char const *, size_t, tern_sasl_plain_t *) ;
+
+/* Messages on the wire (RFC 1939 3): the line state carried between
+   chunks; start with TERN_DOT_BOL. After the last chunk, a state without
+   TERN_DOT_BOL means the message did not end with a line end: send CRLF. */
+#define TERN_DOT_BOL 0x01
+#define TERN_DOT_CR 0x02
+/* LF to CRLF and dot-stuffing of s[0..n) into out (room for 2n): the octets written. */
+extern size_t tern_dotstuff (char *, char const *, size_t, unsigned int *) ;
+/* The octets of s[0..n) with CRLF line ends (no dot-stuffing). */
+extern uint64_t tern_crlf_len (char const *, size_t, unsigned int *) ;
+
+/* POP3 UIDL of a Maildir file name (len octets): the unique name, or a
+   fixed hash of it when it is not 1 to 70 printable characters. out gets
+   TERN_UIDL_MAX + 1 octets at most, NUL-terminated; returns the length. */
+#define TERN_UIDL_MAX 70
+extern size_t tern_maildir_uidl (char *, char const *, size_t) ;
+
+/* The login monitor (DESIGN.md, pop3-login). The root parent forks the
+   pre-auth child, which drops to uid/gid (when the parent is root) and
+   runs child(); each time the child has credentials it calls
+   tern_login_check, which sends them to the parent as one record over a
+   pipe; the parent runs argv (checkpassword prog...) with fds 0 and 1 the
+   network, 2, 3 the credentials and $LOGINFD, in an environment built
+   from envp. A chain that writes one byte on $LOGINFD owns the session:
+   the child exits and the parent waits for the chain. */
+#define TERN_LOGIN_USERMAX 255       /* octets of a user name */
+#define TERN_LOGIN_PASSMAX 1023      /* octets of a password */
+#define TERN_LOGIN_RECMAX (1 + TERN_LOGIN_USERMAX + 1 + TERN_LOGIN_PASSMAX + 1)
+#define TERN_LOGIN_FD 4              /* the chain's $LOGINFD */
+#define TERN_LOGIN_TLS 0x01          /* record flag: STLS/STARTTLS happened */
+/* tern_login_check's verdicts */
+#define TERN_LOGIN_REFUSED 1         /* the chain exited 1: -ERR [AUTH] */
+#define TERN_LOGIN_TEMP 2            /* it failed otherwise: -ERR [SYS/TEMP] */
+
+typedef struct tern_login_s tern_login, *tern_login_ref ;
+struct tern_login_s
+{
+  int credfd ;      /* child to parent: credentials records */
+  int verdictfd ;   /* parent to child: one byte per record */
+} ;
+typedef int tern_login_child_func (tern_login const *, void *) ;
+
+typedef struct tern_login_cf_s tern_login_cf, *tern_login_cf_ref ;
+struct tern_login_cf_s
+{
+  char const *const *argv ;    /* the chain */
+  char const *const *envp ;    /* the parent's environment */
+  uid_t uid ;                  /* the child's uid and gid, when the parent is root */
+  gid_t gid ;
+  unsigned int timeout ;       /* seconds a chain may run before it takes the session over */
+  char const *remoteip ;       /* for the logs */
+  tern_login_child_func *child ;
+  void *data ;
+} ;
+/* Runs the whole session; returns the exit code for main. */
+extern int tern_login_monitor (tern_login_cf const *) ;
+/* In the child: sends user and password (flags: TERN_LOGIN_TLS) and
+   waits for the verdict, TERN_LOGIN_REFUSED or TERN_LOGIN_TEMP; when the
+   chain took the session over it does not return (the child exits 0). */
+extern int tern_login_check (tern_login const *, char const *, size_t, char const *, size_t, unsigned int) ;
+
+/* ---- end of POP3 and the login monitor ---- */
+
+/* ---- TLS: tlsd's files, and UCSPI-TLS for protocol programs ---- */
+
+#include <skalibs/genalloc.h>
+
+/* One object of a PEM file, as offsets into the stralloc it was read into. */
+typedef struct tern_pem_s tern_pem, *tern_pem_ref ;
+struct tern_pem_s
+{
+  size_t name ;   /* its NUL-terminated name: "CERTIFICATE", "PRIVATE KEY"...; "" for a DER file */
+  size_t data ;   /* its DER octets */
+  size_t len ;
+} ;
+/* Reads file (at most max octets, else EFBIG): each object of a PEM file
+   decoded to DER (BearSSL's decoder), or the whole of a DER file as one
+   object named "", appended to sa, with a tern_pem for each in ga.
+   Returns 1, or 0 with errno (EINVAL: broken PEM or not DER). The file's
+   text is wiped from memory; sa is the caller's to wipe when it holds a key.
+   Links BearSSL (tlsd, smtp-send). */
+extern int tern_pem_read (char const *, size_t, stralloc *, genalloc *) ;
+
+/* UCSPI-TLS (s6-ucspitlsd's protocol; tlsd -u): the fds from SSLCTLFD,
+   SSLREADFD and SSLWRITEFD into fds[0], fds[1], fds[2], each made
+   close-on-exec. Returns 1, or 0 with errno: ENOENT when SSLCTLFD is
+   unset (no STARTTLS to offer), EINVAL or EBADF when a variable is wrong. */
+extern int tern_ucspitls_fds (int *) ;
+
+/* What the TLS engine reports once the handshake is done. */
+typedef struct tern_tlsinfo_s tern_tlsinfo, *tern_tlsinfo_ref ;
+struct tern_tlsinfo_s
+{
+  char protocol[16] ;   /* SSL_PROTOCOL: "TLSv1.2" */
+  char cipher[64] ;     /* SSL_CIPHER: "ECDHE-RSA-AES128-GCM-SHA256" */
+  char sni[256] ;       /* SSL_TLS_SNI_SERVERNAME, "" when the client sent none */
+} ;
+#define TERN_TLSINFO_ZERO { .protocol = "", .cipher = "", .sni = "" }
+/* STARTTLS, STLS: call once the "go ahead" reply (220, +OK) is flushed
+   and the input buffer emptied. Writes "Y" on ctl (fds[0] above), reads
+   the SSL_* block the engine sends after the handshake, by deadline,
+   into info. Returns 1: the caller then reads from fds[1] and writes to
+   fds[2] instead of the network, and may close ctl. Or 0 with errno:
+   EPIPE (the engine went away: the handshake failed), ETIMEDOUT,
+   EPROTO (a malformed block), or a read or write error. */
+extern int tern_ucspitls_start (int, tain const *, tern_tlsinfo *) ;
+
+/* ---- end of TLS ---- */
+
 #endif

@@ -99,7 +99,7 @@ enum { J_LOCAL, J_REMOTE } ;
 #define J_EOF 2
 #define J_EXITED 4
 #define J_SUDO 8
-#define OUTMAX 65536
+#define OUTMAX 131072  /* smtp-send: 100 lines of up to ~700 octets */
 
 typedef struct job_s job ;
 struct job_s
@@ -127,6 +127,7 @@ static stralloc qdir = STRALLOC_ZERO ;
 static stralloc me = STRALLOC_ZERO ;
 static stralloc domains = STRALLOC_ZERO ;
 static stralloc smarthost = STRALLOC_ZERO ;
+static stralloc smarthostauth = STRALLOC_ZERO ; /* etc/smarthost-auth, if it exists */
 static stralloc deliverpath = STRALLOC_ZERO, smtpsendpath = STRALLOC_ZERO ;
 static stralloc deliversock = STRALLOC_ZERO, smtpsendsock = STRALLOC_ZERO ;
 static unsigned int maxlocal, maxremote, perdomain, rescan, warn_after, lifetime ;
@@ -1080,6 +1081,12 @@ static void launch_remote (msg *m, char const *d)
       arg_add(j, "-H", 2) ;
       arg_add(j, smarthost.s + k, strlen(smarthost.s + k)) ;
     }
+    /* credentials for the smarthost, readable by smtp-send's user only */
+    if (smarthostauth.len)
+    {
+      arg_add(j, "-a", 2) ;
+      arg_add(j, smarthostauth.s, smarthostauth.len) ;
+    }
   }
   arg_add(j, "-f", 2) ;
   arg_add(j, M_S(m, m->sender), strlen(M_S(m, m->sender))) ;
@@ -1382,6 +1389,8 @@ static void read_config (void)
   if (!tern_cfg_me(&me)) strerr_diefusys(111, "read etc/me") ;
   smarthost.len = 0 ;
   if (!tern_cfg_lines(&smarthost, "smarthost") && errno != ENOENT) strerr_diefusys(111, "read etc/smarthost") ;
+  if (!tern_path(&smarthostauth, root, "etc/smarthost-auth")) dienomem() ;
+  if (access(smarthostauth.s, F_OK) < 0) smarthostauth.len = 0 ;
 }
 
 static void parse_retry (void)
