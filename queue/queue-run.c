@@ -302,8 +302,8 @@ static int info_path (stralloc *sa, msg const *m)
     && stralloc_cats(sa, m->id) && stralloc_0(sa) ;
 }
 
-/* Appends one line; fsyncs it unless it is only a hint (Z). */
-static int info_add (msg *m, char const *line, size_t len, int sync)
+/* Appends lines; fsyncs them unless they are only hints (Z). */
+static int info_write (msg *m, char const *s, size_t len, int sync)
 {
   stralloc sa = STRALLOC_ZERO ;
   int fd, r = 0 ;
@@ -311,7 +311,7 @@ static int info_add (msg *m, char const *line, size_t len, int sync)
   fd = open(sa.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) ;
   if (fd >= 0)
   {
-    r = allwrite(fd, line, len) == len && (!sync || fdatasync(fd) == 0) ;
+    r = allwrite(fd, s, len) == len && (!sync || fdatasync(fd) == 0) ;
     fd_close(fd) ;
   }
   if (!r) strerr_warnwusys("record an outcome in ", sa.s) ;
@@ -319,22 +319,42 @@ static int info_add (msg *m, char const *line, size_t len, int sync)
   return r ;
 }
 
+/* The outcomes of one job are gathered and written with one fdatasync:
+   a smtp-send run for 100 recipients costs one disk flush, not 100. */
+static stralloc infobuf = STRALLOC_ZERO ;
+static msg *infomsg = 0 ;
+static int infosync = 0 ;
+
+static void info_flush (void)
+{
+  if (infomsg && infobuf.len) info_write(infomsg, infobuf.s, infobuf.len, infosync) ;
+  infobuf.len = 0 ;
+  infomsg = 0 ;
+  infosync = 0 ;
+}
+
+static int info_add (msg *m, char const *line, size_t len, int sync)
+{
+  if (infomsg == m) info_flush() ;
+  return info_write(m, line, len, sync) ;
+}
+
 static void info_rcpt (msg *m, char tag, unsigned int i, char const *why)
 {
-  stralloc sa = STRALLOC_ZERO ;
   char fmt[UINT_FMT] ;
-  if (!stralloc_catb(&sa, &tag, 1) || !stralloc_catb(&sa, " ", 1)
-   || !stralloc_catb(&sa, fmt, uint_fmt(fmt, i))) dienomem() ;
-  if (why && (!stralloc_catb(&sa, " ", 1) || !stralloc_cats(&sa, why))) dienomem() ;
-  if (!stralloc_catb(&sa, "\n", 1)) dienomem() ;
-  info_add(m, sa.s, sa.len, tag != 'Z') ;
-  stralloc_free(&sa) ;
+  if (infomsg != m) { info_flush() ; infomsg = m ; }
+  if (!stralloc_catb(&infobuf, &tag, 1) || !stralloc_catb(&infobuf, " ", 1)
+   || !stralloc_catb(&infobuf, fmt, uint_fmt(fmt, i))) dienomem() ;
+  if (why && (!stralloc_catb(&infobuf, " ", 1) || !stralloc_cats(&infobuf, why))) dienomem() ;
+  if (!stralloc_catb(&infobuf, "\n", 1)) dienomem() ;
+  if (tag != 'Z') infosync = 1 ;
 }
 
 /* ---- loading messages ---- */
 
 static void msg_free (msg *m)
 {
+  if (infomsg == m) { infobuf.len = 0 ; infomsg = 0 ; infosync = 0 ; }
   for (unsigned int i = 0 ; i < m->nr ; i++) free(m->r[i].why) ;
   free(m->r) ;
   stralloc_free(&m->env) ;
@@ -642,6 +662,7 @@ static void msg_due (msg *m)
       info_rcpt(m, 'F', i, r->why) ;
       strerr_warni("failed id=", m->id, " rcpt=<", M_S(m, r->addr), "> reason=", r->why) ;
     }
+    info_flush() ;
     msg_finish(m) ;
     return ;
   }
@@ -1052,6 +1073,7 @@ static void launch_local (msg *m, unsigned int i)
     nlocal-- ;
     m->ninflight-- ;
     rcpt_defer(m, i, dupwhy("4.3.0", "x-tern", e, strlen(e))) ;
+    info_flush() ;
   }
 }
 
@@ -1130,6 +1152,7 @@ static void launch_remote (msg *m, char const *d)
     m->ninflight-- ;
     for (unsigned int k = 0 ; k < j->nri ; k++)
       rcpt_defer(m, j->ri[k], dupwhy("4.3.0", "x-tern", e, strlen(e))) ;
+    info_flush() ;
   }
 }
 
@@ -1337,6 +1360,7 @@ static void job_end (job *j)
   j->outfd = -1 ;
   j->flags = 0 ;
   m->ninflight-- ;
+  info_flush() ;
   msg_schedule(m) ;
 }
 
