@@ -9,9 +9,10 @@
    change through set_state(). Replies are buffered and flushed only
    before blocking on input (qmail-smtpd's way), which is all RFC 2920
    PIPELINING asks of a server. DATA and BDAT share one byte machine
-   (data_feed) that runs in linear time. STARTTLS and AUTH slot in later:
-   the session has tls and authed flags already used by the relay check
-   and the Received line. */
+   (data_feed) that runs in linear time. STARTTLS goes through tlsd -u
+   (UCSPI-TLS): smtp-recv never sees TLS, only the plaintext pipes of the
+   engine after it; AUTH slots in later (the authed flag is already used
+   by the relay check and the Received line). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +49,7 @@
 /* DSN (RFC 3461) is advertised only once queue-run honours it; its
    parameters are parsed and recorded as P records either way. */
 #ifndef SMTP_DSN
-#define SMTP_DSN 0
+#define SMTP_DSN 1
 #endif
 
 /* A command line with its CRLF: RFC 5321 4.5.3.1.4's 512 octets plus
@@ -81,6 +82,8 @@ static struct
   stralloc queuepath ;
   cdb users ;
   cdb aliases ;
+  int tlsavail ;              /* under tlsd -u: STARTTLS can be offered */
+  int tlsfds[3] ;             /* SSLCTLFD, SSLREADFD, SSLWRITEFD */
 } cf = { .me = STRALLOC_ZERO, .domains = STRALLOC_ZERO, .queuepath = STRALLOC_ZERO, .users = CDB_ZERO, .aliases = CDB_ZERO } ;
 
 /* ---- the session ---- */
@@ -104,7 +107,9 @@ static struct
 {
   enum state_e state ;
   int ehlo ;               /* EHLO (else HELO) */
-  int tls ;                /* STARTTLS done or implicit TLS (not yet: always 0) */
+  int tls ;                /* TLS is on: STARTTLS done, or SSL_PROTOCOL set at start (tlsd, implicit TLS) */
+  char tlsproto[16] ;      /* SSL_PROTOCOL and SSL_CIPHER, for the Received: line */
+  char tlscipher[64] ;
   int authed ;             /* AUTH succeeded (not yet: always 0) */
   unsigned int errors ;    /* 4xx/5xx replies to commands */
   unsigned int ncmds ;
@@ -496,6 +501,15 @@ static void received (void)
    || !stralloc_catb(&sa, cf.me.s, cf.me.len)
    || !stralloc_cats(&sa, " (tern) with ")
    || !stralloc_cats(&sa, proto)) goto nomem ;
+  if (ss.tls)
+  {
+    /* RFC 5321 4.4's comment after the protocol: how it was protected */
+    if (!stralloc_cats(&sa, " (")
+     || !stralloc_cats(&sa, ss.tlsproto)
+     || !stralloc_catb(&sa, " ", 1)
+     || !stralloc_cats(&sa, ss.tlscipher)
+     || !stralloc_catb(&sa, ")", 1)) goto nomem ;
+  }
   if (ss.nrcpt == 1)
   {
     if (!stralloc_cats(&sa, "\n\tfor <")
@@ -639,6 +653,7 @@ static void do_helo_common (char *arg, size_t len, int ehlo)
   reply("250-8BITMIME") ;                        /* RFC 6152 */
   reply("250-ENHANCEDSTATUSCODES") ;             /* RFC 2034 */
   reply("250-SMTPUTF8") ;                        /* RFC 6531 */
+  if (cf.tlsavail && !ss.tls) reply("250-STARTTLS") ;   /* RFC 3207 */
   if (SMTP_DSN) reply("250-DSN") ;               /* RFC 3461 */
   reply("250 CHUNKING") ;                        /* RFC 3030 */
 }
@@ -843,8 +858,55 @@ static void do_help (char *arg, size_t len)
   reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP") ;
 }
 
-/* EXPN, and STARTTLS and AUTH until they are written: known, not offered. */
+/* EXPN, STARTTLS outside tlsd -u, and AUTH until it is written: known, not offered. */
 static void do_notimpl (char *arg, size_t len) { reply("502 5.5.1 Command not implemented") ; }
+
+/* RFC 3207, through UCSPI-TLS (tlsd -u): the 220 goes out in plaintext,
+   the engine does the handshake, and the session starts again over its
+   pipes, as after the greeting. */
+static void do_starttls (char *arg, size_t len)
+{
+  tern_tlsinfo info = TERN_TLSINFO_ZERO ;
+  size_t dropped ;
+  tain d ;
+  if (ss.tls) { reply("503 5.5.1 TLS already active") ; return ; }
+  if (!cf.tlsavail) { do_notimpl(arg, len) ; return ; }
+  if (len) { reply("501 5.5.4 Syntax: STARTTLS") ; return ; }
+  if (ss.state > ST_HELO) { reply("503 5.5.1 STARTTLS not allowed in a mail transaction") ; return ; }
+  /* Whatever the client sent behind STARTTLS came in plaintext and must
+     never count as sent over TLS (CVE-2011-0411): it is dropped, as
+     Postfix does. What is still in the socket goes to the engine, which
+     takes it for a broken handshake. */
+  dropped = ilen - ipos ;
+  ipos = ilen = 0 ;
+  reply_nc("220 2.0.0 Ready to start TLS") ;
+  tain_now_g() ;
+  tain_addsec_g(&d, cf.timeout) ;
+  out_flush(&d) ;
+  if (!tern_ucspitls_start(cf.tlsfds[0], &d, &info))
+  {
+    int e = errno ;
+    strerr_warnw("starttls ip=", cf.remoteip, " result=failed reason=", e == EPIPE ? "handshake" : strerror(e)) ;
+    bye(e == ETIMEDOUT ? 111 : 0) ;
+  }
+  /* from now on fds 0 and 1 are the engine's pipes */
+  if (fd_move(0, cf.tlsfds[1]) < 0 || fd_move(1, cf.tlsfds[2]) < 0 || ndelay_on(0) < 0 || ndelay_on(1) < 0)
+    strerr_diefu1sys(111, "switch to the TLS engine") ;
+  fd_close(cf.tlsfds[0]) ;
+  cf.tlsavail = 0 ;
+  ss.tls = 1 ;
+  memcpy(ss.tlsproto, info.protocol, sizeof(ss.tlsproto)) ;
+  memcpy(ss.tlscipher, info.cipher, sizeof(ss.tlscipher)) ;
+  /* RFC 3207 4.2: forget what the client said; EHLO again */
+  set_state(ST_GREET) ;
+  ss.helo.len = 0 ;
+  ss.ehlo = 0 ;
+  {
+    char fmt[SIZE_FMT] ;
+    fmt[size_fmt(fmt, dropped)] = 0 ;
+    strerr_warni("starttls ip=", cf.remoteip, " protocol=", ss.tlsproto, " cipher=", ss.tlscipher, " dropped=", fmt) ;
+  }
+}
 
 static void do_unknown (char *arg, size_t len) { reply("500 5.5.1 Unrecognized command") ; }
 
@@ -874,7 +936,7 @@ static command const commands[TERN_SMTP_NVERBS] =
   [TERN_SMTP_VRFY] = { "VRFY", ST_ANY, 0, &do_vrfy },
   [TERN_SMTP_EXPN] = { "EXPN", ST_ANY, 0, &do_notimpl },
   [TERN_SMTP_HELP] = { "HELP", ST_ANY, 0, &do_help },
-  [TERN_SMTP_STARTTLS] = { "STARTTLS", ST_ANY, 0, &do_notimpl },
+  [TERN_SMTP_STARTTLS] = { "STARTTLS", ST_ANY, 0, &do_starttls },   /* checks its state itself */
   [TERN_SMTP_AUTH] = { "AUTH", ST_ANY, 0, &do_notimpl },
   [TERN_SMTP_HTTP] = { "http", ST_ANY, 0, &do_unknown },
 } ;
@@ -1023,6 +1085,17 @@ static void config (void)
   if (!tern_cfg_lines(&cf.domains, "domains") && errno != ENOENT) cfgfail("etc/domains") ;
   if (!tern_cdb_open(&cf.users, "users") && errno != ENOENT) cfgfail("etc/users.cdb") ;
   if (!tern_cdb_open(&cf.aliases, "aliases") && errno != ENOENT) cfgfail("etc/aliases.cdb") ;
+  /* TLS: on from the start under tlsd (implicit TLS), or offered under tlsd -u */
+  x = getenv("SSL_PROTOCOL") ;
+  if (x && *x)
+  {
+    char const *c = getenv("SSL_CIPHER") ;
+    ss.tls = 1 ;
+    safe(x, strlen(x), ss.tlsproto, sizeof(ss.tlsproto)) ;
+    safe(c ? c : "unknown", c ? strlen(c) : 7, ss.tlscipher, sizeof(ss.tlscipher)) ;
+  }
+  else if (tern_ucspitls_fds(cf.tlsfds)) cf.tlsavail = 1 ;
+  else if (errno != ENOENT) cfgdie("SSLCTLFD, SSLREADFD, SSLWRITEFD") ;
 }
 
 int main (int argc, char const *const *argv)

@@ -17,11 +17,11 @@ st = smtprecv.Setup(t, env={"SMTP_MAXERRORS": "0"})  # 0: no limit (t/1060 tests
 s = smtplib.SMTP("127.0.0.1", st.port, timeout=10)
 code, msg = s.ehlo("client.example")
 t.is_(code, 250, "EHLO: 250")
-t.ok(all(x in s.esmtp_features for x in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "smtputf8", "chunking")),
-     "EHLO lists PIPELINING SIZE 8BITMIME ENHANCEDSTATUSCODES SMTPUTF8 CHUNKING", s.esmtp_features)
+t.ok(all(x in s.esmtp_features for x in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "smtputf8", "chunking", "dsn")),
+     "EHLO lists PIPELINING SIZE 8BITMIME ENHANCEDSTATUSCODES SMTPUTF8 CHUNKING DSN", s.esmtp_features)
 t.is_(s.esmtp_features.get("size"), "52428800", "SIZE advertises the default SMTP_MAXSIZE (RFC 1870 4)")
-t.ok("dsn" not in s.esmtp_features and "starttls" not in s.esmtp_features and "auth" not in s.esmtp_features,
-     "no DSN, STARTTLS or AUTH advertised")
+t.ok("starttls" not in s.esmtp_features and "auth" not in s.esmtp_features,
+     "no STARTTLS (no SSLCTLFD) nor AUTH (not submission) advertised")
 t.is_(s.mail("sender@remote.example"), (250, b"2.1.0 Ok"), "MAIL: 250 2.1.0")
 t.is_(s.rcpt("demo@example.test"), (250, b"2.1.5 Ok"), "RCPT: 250 2.1.5")
 code, msg = s.data(b"Subject: test\r\nFrom: sender@remote.example\r\n\r\nHello.\r\n")

@@ -459,3 +459,248 @@ def cdb_read(path):
         out.setdefault(key, []).append(data[pos + klen:pos + klen + dlen])
         pos += klen + dlen
     return out
+
+
+# ---- TLS: test certificates and tlsd (t/6*-tlsd-*.t) ----
+
+def openssl_cert(dirpath, name, kind="ec", issuer=None, ca=False, days=30, sans=None):
+    """DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.crt made with
+    openssl: kind "ec" (P-256), "ec384", "rsa" (2048) or "rsaNNNN";
+    self-signed, or signed by issuer (the name of an earlier call with
+    ca=True, in the same directory). The certificate is for NAME (CN and
+    subjectAltName, or the names in sans). Returns (crt, key)."""
+    key = os.path.join(dirpath, name + ".key")
+    crt = os.path.join(dirpath, name + ".crt")
+    if kind.startswith("rsa"):
+        gen = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%s" % (kind[3:] or "2048")]
+    else:
+        gen = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+               "ec_paramgen_curve:%s" % ("P-384" if kind == "ec384" else "P-256")]
+    subprocess.run(gen + ["-out", key], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
+    ext = ["-addext", "basicConstraints=critical,CA:TRUE" if ca else "basicConstraints=CA:FALSE"]
+    if ca:
+        ext += ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    else:
+        ext += ["-addext", "subjectAltName=" + ",".join("DNS:" + n for n in (sans or [name]))]
+    subj = ["-subj", "/CN=" + name]
+    if issuer is None:
+        subprocess.run(["openssl", "req", "-x509", "-new", "-key", key, "-days", str(days), "-sha256"] + subj + ext
+                       + ["-out", crt], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        csr = os.path.join(dirpath, name + ".csr")
+        subprocess.run(["openssl", "req", "-new", "-key", key] + subj + ext + ["-out", csr],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(dirpath, issuer + ".crt"),
+                        "-CAkey", os.path.join(dirpath, issuer + ".key"), "-CAcreateserial", "-days", str(days),
+                        "-sha256", "-copy_extensions", "copyall", "-out", crt],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return crt, key
+
+
+def tlsd_server(inst, opts=(), prog=(), env=None, asuser=True, stderr=None):
+    """tcpserver -> tlsd OPTS -> [s6-setuidgid TESTUSER] PROG... on a fresh
+    loopback port; tcpserver keeps the test's uid (root: tlsd reads the
+    keys as root and its engine drops to TLS_UID). Returns the port; the
+    tcpserver process is inst.procs[-1]."""
+    drop = ["s6-setuidgid", TESTUSER] if asuser and is_root() else []
+    argv = ["tcpserver", "-1", "-R", "-H", "-l", "0", "127.0.0.1", "0",
+            os.path.join(BUILD, "tlsd")] + list(opts) + drop + list(prog)
+    p = inst.spawn(argv, env=env, asuser=False, stderr=stderr)
+    line = p.stdout.readline().decode().strip()
+    if not line.isdigit():
+        raise RuntimeError("tcpserver did not start: %r" % line)
+    return int(line)
+
+
+# ---- POP3: pop3-login (the login monitor), pwcheck, pop3-serve ----
+
+LOGINUSER = "ternlogin"
+
+
+class Pop3Instance(Instance):
+    """An Instance that also serves POP3. pop3-login must start as root
+    (its monitor forks the pre-auth child as ternlogin and runs pwcheck as
+    root), so its tcpserver keeps the uid it starts with; pwcheck then
+    becomes the owner of mail/ (the test uid)."""
+
+    def tcpserver_asis(self, prog, env=None, tcpopts=("-R", "-H", "-l", "0"), host="127.0.0.1"):
+        """`tcpserver -1 host 0 prog...` without -u/-g; returns the port."""
+        p = self.spawn(["tcpserver", "-1"] + list(tcpopts) + [host, "0"] + list(prog), env=env, asuser=False)
+        line = p.stdout.readline().decode().strip()
+        if not line.isdigit():
+            raise RuntimeError("tcpserver did not start: %r" % line)
+        self.pop3_server = p
+        return int(line)
+
+    def login_env(self):
+        """TERN_LOGIN_UID/GID as tern-setup writes them into the run script."""
+        if not is_root():
+            return {}
+        pw = ensure_user(LOGINUSER)
+        return {"TERN_LOGIN_UID": str(pw.pw_uid), "TERN_LOGIN_GID": str(pw.pw_gid)}
+
+    def pop3(self, env=None, chain=None, tcpopts=("-R", "-H", "-l", "0")):
+        """pop3-login CHAIN... on a fresh loopback port (default chain:
+        pwcheck pop3-serve, with the per-address delay off unless env sets
+        PWCHECK_DELAY); returns the port."""
+        e = {"PWCHECK_DELAY": "0"}
+        e.update(self.login_env())
+        if env:
+            e.update(env)
+        if chain is None:
+            chain = [os.path.join(BUILD, "pwcheck"), os.path.join(BUILD, "pop3-serve")]
+        return self.tcpserver_asis([os.path.join(BUILD, "pop3-login")] + list(chain), env=e, tcpopts=tcpopts)
+
+    def maildir(self, mailbox="example.test/demo"):
+        """Creates the Maildir (owned by the test uid) and returns its path."""
+        d = self.path("mail", mailbox)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        self.chown_all()
+        return d
+
+    def put(self, data, name=None, sub="new", mailbox="example.test/demo"):
+        """Writes a message file straight into the Maildir; returns its path."""
+        d = self.path("mail", mailbox)
+        if not os.path.isdir(os.path.join(d, sub)):
+            self.maildir(mailbox)
+        if name is None:
+            Pop3Instance._seq = getattr(Pop3Instance, "_seq", 0) + 1
+            name = "%d.M%dP%dQ%d.test" % (1700000000 + Pop3Instance._seq, Pop3Instance._seq, os.getpid(), Pop3Instance._seq)
+        p = os.path.join(d, sub, name)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        if is_root():
+            os.chown(p, self.uid, self.gid)
+        return p
+
+
+def pop3_talk(port, data, host="127.0.0.1", timeout=10, greeting=True):
+    """Sends raw bytes (after the greeting) and returns everything the
+    server said until it closed the connection."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    out = b""
+    try:
+        if greeting:
+            while not out.endswith(b"\r\n"):
+                c = s.recv(1)
+                if not c:
+                    break
+                out += c
+        s.sendall(data)
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        s.close()
+    return out
+
+
+class Pop3Stack(FullStack):
+    """FullStack with the POP3 service on a free loopback port (pop3_port)."""
+
+    def __init__(self, t=None, env=None, envdir=None):
+        self.pop3_port = free_port()
+        e = {"TERN_POP3_PORT": str(self.pop3_port)}
+        if env:
+            e.update(env)
+        FullStack.__init__(self, t, env=e, envdir=envdir)
+        if not self.wait_port(self.pop3_port):
+            raise RuntimeError("the pop3 service did not start: " + self.output() + self.log("pop3"))
+
+
+class Pop3Conn:
+    """A raw POP3 connection: send bytes, read lines and multi-line bodies."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def line(self):
+        """One line without its CRLF (bytes); EOFError at the end."""
+        while b"\r\n" not in self.buf:
+            self._fill()
+        ln, self.buf = self.buf.split(b"\r\n", 1)
+        return ln
+
+    def cmd(self, c):
+        self.send(c + "\r\n" if isinstance(c, str) else c + b"\r\n")
+        return self.line().decode(errors="replace")
+
+    def multi(self):
+        """The body of a multi-line reply, un-stuffed, as raw bytes with CRLFs."""
+        while b"\r\n.\r\n" not in b"\r\n" + self.buf:
+            self._fill()
+        if self.buf.startswith(b".\r\n"):
+            self.buf = self.buf[3:]
+            return b""
+        i = self.buf.index(b"\r\n.\r\n")
+        body, self.buf = self.buf[:i + 2], self.buf[i + 5:]
+        lines = body.split(b"\r\n")
+        return b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines)
+
+    def rest(self):
+        """Everything until the server closes."""
+        out = self.buf
+        self.buf = b""
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except OSError:
+            pass
+        return out
+
+    def close(self):
+        self.s.close()
+
+
+def proc_children(pid):
+    """The pids whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return sorted(out)
+
+
+def proc_uids(pid):
+    """Real, effective, saved and filesystem uids of a process."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return [int(x) for x in line.split()[1:]]
+    return None
+
+
+def proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
