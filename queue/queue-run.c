@@ -60,6 +60,7 @@ enum { R_PENDING, R_INFLIGHT, R_DEFERRED, R_DONE, R_FAILED } ;
 #define M_INHEAP 0x40
 #define M_8BIT 0x80
 #define M_UTF8 0x100
+#define M_SOON 0x200      /* a hop failed before the agent ran: retry in a moment */
 
 typedef struct rcpt_s rcpt ;
 struct rcpt_s
@@ -114,6 +115,7 @@ struct job_s
   int outfd ;
   int wstat ;
   int sudoerr ;
+  unsigned int sudostate ;  /* where the hop failed: 0 before the server spoke */
   stralloc out ;
   stralloc args ;
   genalloc argv ;       /* char const * */
@@ -626,6 +628,14 @@ static void msg_schedule (msg *m)
   {
     time_t t = now() ;
     unsigned int k = m->attempts < nretry ? m->attempts : nretry - 1 ;
+    if (m->flags & M_SOON)
+    {
+      /* the s6-sudo server was full or restarting: not an attempt */
+      m->flags &= ~M_SOON ;
+      m->retry_at = m->due = t + 5 ;
+      heap_push(m) ;
+      return ;
+    }
     m->retry_at = m->due = t + retry[k] ;
     m->attempts++ ;
     if (warn_after && !(m->flags & M_WARNED) && m->arrival + (time_t)warn_after < m->due)
@@ -963,6 +973,7 @@ static job *job_new (void)
       j->outfd = -1 ;
       j->wstat = 0 ;
       j->sudoerr = 0 ;
+      j->sudostate = 0 ;
       j->sudo = (tern_sudo)TERN_SUDO_ZERO ;
       j->domain[0] = 0 ;
       return j ;
@@ -1254,6 +1265,7 @@ static void local_done (job *j)
   {
     char const *e = strerror(j->sudoerr) ;
     rcpt_defer(m, i, dupwhy("4.3.0", "x-tern", e, strlen(e))) ;
+    if (j->sudostate == 0) m->flags |= M_SOON ;
     return ;
   }
   if (!textlen)
@@ -1309,6 +1321,7 @@ static void remote_done (job *j)
     {
       char const *e = j->sudoerr ? strerror(j->sudoerr) : code < 0 ? "smtp-send crashed" : "no result from smtp-send" ;
       rcpt_defer(m, i, dupwhy("4.3.0", "x-tern", e, strlen(e))) ;
+      if (j->sudoerr && j->sudostate == 0) m->flags |= M_SOON ;
       continue ;
     }
     if (!verdict)
@@ -1587,6 +1600,7 @@ int main (int argc, char const *const *argv)
               j->sudoerr = errno ? errno : EPROTO ;
               j->flags |= J_EXITED ;
             }
+            j->sudostate = j->sudo.state ;
           }
         }
       }
