@@ -62,6 +62,8 @@ LIBS_pwcheck := -lcrypt -lskarnet
 LIBS_mxlookup := -lresolv -lskarnet
 # tlsd is the one server program that links BearSSL.
 LIBS_tlsd := -lbearssl -lskarnet
+# smtp-send: STARTTLS as a client, the other program that links BearSSL.
+LIBS_smtp-send := -lbearssl -lskarnet
 # sendmail asks getpwuid(3) who runs it: NSS needs the dynamic libc.
 LINK_sendmail := dynamic
 

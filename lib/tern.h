@@ -370,4 +370,18 @@ extern int tern_ucspitls_start (int, tain const *, tern_tlsinfo *) ;
 
 /* ---- end of TLS ---- */
 
+/* ---- TLS client (smtp-send) ---- */
+
+/* Trust anchors from a file of certificates, PEM or DER (at most max
+   octets): each certificate BearSSL can decode becomes a
+   br_x509_trust_anchor (bearssl_x509.h) appended to ga, its DN and key
+   appended to sa. The anchors point into sa: give a fresh sa, and change
+   neither afterwards. Returns 1 (maybe with no anchor), or 0 with errno.
+   Links BearSSL. */
+extern int tern_tls_anchors (char const *, size_t, stralloc *, genalloc *) ;
+/* The OpenSSL name of a cipher suite ("ECDHE-RSA-AES128-GCM-SHA256"), or "unknown". */
+extern char const *tern_tls_suite_name (unsigned int) ;
+
+/* ---- end of TLS client ---- */
+
 #endif

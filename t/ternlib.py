@@ -704,3 +704,9 @@ def proc_comm(pid):
             return f.read().strip()
     except OSError:
         return None
+
+
+# FullStack passes the environment on to bin/tern-up, whose pop3 service
+# would otherwise listen on the demo's fixed port 8110 (and collide with
+# other stacks, or with `make run`): each test process gets a free port.
+os.environ.setdefault("TERN_POP3_PORT", str(free_port()))

@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+# pwcheck alone, through the checkpassword interface (fd 3): a good login
+# becomes the mailbox owner in its Maildir with USER, HOME and MAILDIR; a
+# wrong password and an unknown user both exit 1 after the same crypt
+# work; misuse exits 2, trouble 111; failures per remote address make
+# later attempts wait, in a bounded state file.
+
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import ternlib
+
+t = ternlib.TAP()
+inst = ternlib.Pop3Instance(t, users=(("demo@example.test", "demo"), ("bob@example.test", "s3cret word")))
+PWCHECK = os.path.join(ternlib.BUILD, "pwcheck")
+SHOW = ["sh", "-c", 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G) cwd=$(pwd -P)"; echo "USER=$USER"; echo "HOME=$HOME"; echo "MAILDIR=$MAILDIR"; echo "args=$*"', "show"]
+tmp = tempfile.mkdtemp(dir=inst.root)
+
+
+def pwcheck(user=None, pw=None, prog=SHOW, raw=None, env=None, ip="192.0.2.1", fd3=True):
+    """Runs pwcheck as root (as the login monitor does) with the record on fd 3."""
+    data = raw if raw is not None else user.encode() + b"\0" + pw.encode() + b"\0<1.2@host>\0"
+    f = os.path.join(tmp, "fd3")
+    with open(f, "wb") as fh:
+        fh.write(data)
+    e = {"TCPREMOTEIP": ip, "PWCHECK_DELAY": "0"}
+    if env:
+        e.update(env)
+    redir = ' 3<"$0"' if fd3 else ""
+    t0 = time.monotonic()
+    r = inst.run(["sh", "-c", 'exec "$@"' + redir, f, PWCHECK] + list(prog), env=e, asuser=False)
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"), time.monotonic() - t0
+
+
+# -- a good login --
+md = inst.path("mail", "example.test", "demo")
+t.ok(not os.path.exists(md), "the Maildir does not exist yet")
+rc, out, err, _ = pwcheck("demo@example.test", "demo", prog=SHOW + ["x", "y z"])
+t.is_(rc, 0, "a good password execs the program (which exits 0)")
+uid, gid = (inst.uid, inst.gid)
+want = "uid=%d gid=%d groups=%d cwd=%s\nUSER=demo@example.test\nHOME=%s\nMAILDIR=%s\nargs=x y z\n" % (uid, gid, gid, os.path.realpath(md), md, md)
+t.is_(out, want, "as the owner of mail/ (never root), in the Maildir, with USER, HOME and MAILDIR, the arguments passed on")
+t.ok(all(os.path.isdir(os.path.join(md, d)) for d in ("cur", "new", "tmp")), "the Maildir was created with cur, new and tmp")
+st = os.stat(md)
+t.ok(st.st_uid == uid and oct(st.st_mode & 0o777) == oct(0o700), "owned by the mailbox owner, mode 0700")
+t.like(err, r"pwcheck: info: ok user=demo@example\.test ip=192\.0\.2\.1", "one log line: ok, user, ip")
+t.ok("demo\n" not in err and "demo " not in err.replace("user=demo", ""), "the password is not logged")
+
+rc, out, err, _ = pwcheck("DEMO@Example.TEST", "demo")
+t.ok(rc == 0 and "USER=demo@example.test\n" in out, "the user name is matched in any case and passed on lowercased")
+rc, out, err, _ = pwcheck("bob@example.test", "s3cret word")
+t.ok(rc == 0 and "USER=bob@example.test" in out, "a password with a space")
+
+# -- refused: exit 1 --
+rc, out, err, _ = pwcheck("demo@example.test", "wrong")
+t.is_((rc, out), (1, ""), "a wrong password exits 1 and runs nothing")
+t.like(err, r"refused user=demo@example\.test ip=192\.0\.2\.1 reason=password", "logged with the reason")
+rc, out, err, _ = pwcheck("nobody@example.test", "demo")
+t.is_((rc, out), (1, ""), "an unknown user exits 1")
+t.like(err, r"reason=unknown", "logged as unknown")
+rc, out, err, _ = pwcheck("demo@example.test", "")
+t.is_(rc, 1, "an empty password exits 1")
+rc, out, err, _ = pwcheck("", "demo")
+t.is_(rc, 1, "an empty user exits 1")
+rc, out, err, _ = pwcheck("demo@example.test", "demo ")
+t.is_(rc, 1, "a trailing space is part of the password")
+
+# -- the same work for an unknown user as for a wrong password --
+tw, tu = [], []
+for _ in range(7):   # interleaved: the machine's load hits both alike
+    tw.append(pwcheck("demo@example.test", "not-the-password", ip="192.0.2.2")[3])
+    tu.append(pwcheck("nobody@example.test", "not-the-password", ip="192.0.2.2")[3])
+wrong, unknown = statistics.median(tw), statistics.median(tu)
+t.diag("median wall time: wrong password %.1f ms, unknown user %.1f ms" % (wrong * 1000, unknown * 1000))
+t.ok(unknown > 0.6 * wrong and wrong > 0.6 * unknown,
+     "an unknown user costs what a wrong password costs (the dummy hash is checked)")
+
+# -- misuse: exit 2 --
+rc, out, err, _ = pwcheck("demo@example.test", "demo", prog=[])
+t.ok(rc == 2 and "usage" in err, "no program to run: usage, exit 2", err)
+rc, out, err, _ = pwcheck("demo@example.test", "demo", fd3=False)
+t.ok(rc == 2 and out == "", "no fd 3: exit 2", err)
+rc, out, err, _ = pwcheck(raw=b"demo@example.test")
+t.is_(rc, 2, "a record without NUL: exit 2")
+rc, out, err, _ = pwcheck(raw=b"demo@example.test\0demo")
+t.is_(rc, 2, "a password without its NUL: exit 2")
+rc, out, err, _ = pwcheck(raw=b"demo@example.test\0demo\0" + b"x" * 5000)
+t.is_(rc, 2, "more than 4096 octets on fd 3: exit 2")
+rc, out, err, _ = pwcheck(raw=b"demo@example.test\0demo\0")
+t.is_(rc, 0, "a record without a timestamp is accepted")
+
+# -- trouble: exit 111 --
+rc, out, err, _ = pwcheck("demo@example.test", "demo", env={"PWCHECK_HALFLIFE": "0"})
+t.is_(rc, 111, "an invalid PWCHECK_HALFLIFE: 111")
+rc, out, err, _ = pwcheck("demo@example.test", "demo", prog=["/nonexistent/prog"])
+t.ok(rc == 111 and "exec" in err, "the program cannot be run: 111", err)
+if ternlib.is_root():
+    os.chown(inst.path("mail"), 0, 0)
+    rc, out, err, _ = pwcheck("demo@example.test", "demo")
+    t.ok(rc == 111 and out == "" and "root" in err, "mail/ owned by root: 111, nothing runs as root", err)
+    os.chown(inst.path("mail"), inst.uid, inst.gid)
+    os.rename(inst.path("etc/passwd.cdb"), inst.path("etc/passwd.cdb.save"))
+    os.mkdir(inst.path("etc/passwd.cdb"))
+    rc, out, err, _ = pwcheck("demo@example.test", "demo")
+    t.is_(rc, 111, "etc/passwd.cdb unreadable: 111")
+    os.rmdir(inst.path("etc/passwd.cdb"))
+    os.rename(inst.path("etc/passwd.cdb.save"), inst.path("etc/passwd.cdb"))
+else:
+    t.ok(True, "# SKIP mail/ owned by root needs root")
+    t.ok(True, "# SKIP the unreadable passwd.cdb needs root")
+rc, out, err, _ = pwcheck("demo@example.test", "demo")
+t.is_(rc, 0, "and a good login works again")
+
+# -- failures per remote address --
+DELAY = {"PWCHECK_DELAY": "300", "PWCHECK_MAXDELAY": "1000"}
+times = []
+for i in range(4):
+    rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="198.51.100.7")
+    times.append(dt)
+t.diag("four failures from one address: " + ", ".join("%.0f ms" % (x * 1000) for x in times))
+t.ok(times[1] - times[0] > 0.25 and times[2] - times[0] > 0.55 and times[3] - times[0] > 0.95,
+     "each further attempt waits longer: +300, +600, then capped at PWCHECK_MAXDELAY (1000 ms)")
+t.ok(times[3] - times[0] < 1.5, "the cap holds")
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="198.51.100.7")
+t.ok(rc == 0 and dt - times[0] > 0.95, "a good password from that address waits too (no timing oracle)")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="198.51.100.8")
+t.ok(dt - times[0] < 0.2, "another address does not wait")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="2001:db8::7")
+rc, out, err, dt2 = pwcheck("demo@example.test", "wrong", env=DELAY, ip="2001:db8::7")
+t.ok(dt2 - dt > 0.25, "IPv6 addresses are counted too")
+
+state = inst.path("auth", "failures")
+st = os.stat(state)
+t.ok(oct(st.st_mode & 0o777) == oct(0o600) and oct(os.stat(inst.path("auth")).st_mode & 0o777) == oct(0o700),
+     "the state file is auth/failures, mode 0600 in a 0700 directory")
+t.ok(st.st_size <= 1024 * 32, "it is a fixed table (%d octets)" % st.st_size)
+
+ENTRY = struct.Struct("=16sIIQ")
+def entries():
+    with open(state, "rb") as f:
+        data = f.read()
+    return [ENTRY.unpack_from(data, i * 32) for i in range(len(data) // 32)]
+def ip4(s):
+    return bytes(int(x) for x in s.split(".")) + b"\0" * 12
+e = [x for x in entries() if x[0] == ip4("198.51.100.7")]
+t.ok(len(e) == 1 and e[0][1] == 4 and abs(e[0][3] - time.time()) < 30, "the entry counts 4 failures, last one now")
+
+# decay: a failure count halves for every PWCHECK_HALFLIFE seconds without one
+with open(state, "r+b") as f:
+    for i, x in enumerate(entries()):
+        if x[0] == ip4("198.51.100.7"):
+            f.seek(i * 32)
+            f.write(ENTRY.pack(x[0], x[1], x[2], x[3] - 1200))
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="198.51.100.7")
+t.ok(0.25 < dt - times[0] < 0.55, "after two half-lives (1200 s) 4 failures count as 1: the wait is 300 ms again (%.0f ms)" % ((dt - times[0]) * 1000))
+e = [x for x in entries() if x[0] == ip4("198.51.100.7")]
+t.ok(e and e[0][1] == 2, "and the new failure makes it 2")
+
+# bounded: with the table full the oldest entry makes room
+with open(state, "wb") as f:
+    for i in range(1024):
+        f.write(ENTRY.pack(ip4("10.0.%d.%d" % (i // 256, i % 256)), 5, 0, int(time.time()) - 10 - (i == 77) * 1000))
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="203.0.113.9")
+ips = [x[0] for x in entries()]
+t.ok(os.stat(state).st_size == 1024 * 32 and ip4("203.0.113.9") in ips and ip4("10.0.0.77") not in ips,
+     "a full table keeps its size: the oldest entry was replaced")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="10.0.1.1")
+t.ok(dt - times[0] > 0.95, "the entries kept still count (5 failures: the capped wait)")
+
+# without TCPREMOTEIP the failures are counted under the unspecified address
+e1 = pwcheck("demo@example.test", "wrong", env=dict(DELAY, TCPREMOTEIP=""), ip="")
+e2 = pwcheck("demo@example.test", "wrong", env=dict(DELAY, TCPREMOTEIP=""), ip="")
+t.ok(e2[3] - e1[3] > 0.25, "no TCPREMOTEIP: one shared count")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", ip="not-an-ip")
+t.is_(rc, 111, "a malformed TCPREMOTEIP: 111")
+
+t.done()
