@@ -213,7 +213,8 @@ static void list (char const *qdir, char const *sub)
     if (!genalloc_append(char *, &idx, &p)) dienomem() ;
   }
   /* ids start with the arrival time: sorted, oldest first */
-  qsort(genalloc_s(char *, &idx), genalloc_len(char *, &idx), sizeof(char *), &cmpstr) ;
+  if (genalloc_len(char *, &idx))
+    qsort(genalloc_s(char *, &idx), genalloc_len(char *, &idx), sizeof(char *), &cmpstr) ;
   for (size_t i = 0 ; i < genalloc_len(char *, &idx) ; i++) show(qdir, sub, genalloc_s(char *, &idx)[i]) ;
   genalloc_free(char *, &idx) ;
   stralloc_free(&names) ;
@@ -249,5 +250,6 @@ int main (int argc, char const *const *argv)
     }
   }
   if (!buffer_flush(buffer_1)) strerr_diefusys(111, "write to stdout") ;
+  stralloc_free(&qdir) ;
   return 0 ;
 }

@@ -41,6 +41,10 @@
 #define HDRMAX (1024 * 1024)   /* the header section, read into memory */
 
 static int opt_i = 0 ;
+/* live until exit */
+static stralloc me = STRALLOC_ZERO, user = STRALLOC_ZERO, hdr = STRALLOC_ZERO, line = STRALLOC_ZERO ;
+static stralloc rcpts = STRALLOC_ZERO, env = STRALLOC_ZERO, qpath = STRALLOC_ZERO, senderbuf = STRALLOC_ZERO ;
+static stralloc out = STRALLOC_ZERO ;
 static int has8bit = 0 ;
 
 /* ---- input: logical lines from stdin, CRLF taken as LF ---- */
@@ -127,9 +131,9 @@ static void xtext_encode (stralloc *sa, char const *s)
   }
 }
 
-static void add_rcpts (stralloc *rcpts, char const *s, size_t len)
+static void add_rcpts (stralloc *sa, char const *s, size_t len)
 {
-  if (tern_addrlist(rcpts, s, len) < 0) strerr_diefusys(EX_OSERR, "allocate memory") ;
+  if (tern_addrlist(sa, s, len) < 0) strerr_diefusys(EX_OSERR, "allocate memory") ;
 }
 
 static int addr_ok (char const *a)
@@ -144,8 +148,6 @@ int main (int argc, char const *const *argv)
   subgetopt l = SUBGETOPT_ZERO ;
   char const *sender = 0, *fullname = 0, *notify = 0, *ret = 0, *envid = 0 ;
   int opt_t = 0 ;
-  stralloc me = STRALLOC_ZERO, user = STRALLOC_ZERO, hdr = STRALLOC_ZERO, line = STRALLOC_ZERO ;
-  stralloc rcpts = STRALLOC_ZERO, env = STRALLOC_ZERO, qpath = STRALLOC_ZERO, senderbuf = STRALLOC_ZERO ;
   int seen_date = 0, seen_msgid = 0, seen_from = 0, eof = 0, bodyfirst = 0 ;
   int skipping = 0 ;
   PROG = "sendmail" ;
@@ -282,7 +284,6 @@ int main (int argc, char const *const *argv)
     char const *qargv[2] = { 0, 0 } ;
     char date[TERN_DATE822_LEN] ;
     char fmt[UINT64_FMT] ;
-    stralloc out = STRALLOC_ZERO ;
     buffer b ;
     char bbuf[65536] ;
     if (!tern_path(&qpath, tern_libexec(), "queue-add")) strerr_diefusys(EX_OSERR, "allocate memory") ;

@@ -13,7 +13,8 @@ if not shutil.which("strace"):
     t.skip_all("strace is not installed")
 if os.geteuid() != 0:
     t.skip_all("attaching strace to the services needs root")
-stack = ternlib.FullStack(t)
+# LeakSanitizer (in SANITIZE=1 builds) cannot run under ptrace
+stack = ternlib.FullStack(t, env={"ASAN_OPTIONS": "detect_leaks=0"})
 
 def svc_pid(name):
     r = subprocess.run(["s6-svstat", "-p", stack.path("service", name)], stdout=subprocess.PIPE)

@@ -40,6 +40,9 @@ class TAP:
         self.failed = 0
         self.cleanups = []
         sys.stdout.reconfigure(line_buffering=True)
+        # a test that dies before done() still stops what it started
+        import atexit
+        atexit.register(self._cleanup)
 
     def ok(self, cond, name, diag=None):
         self.n += 1
