@@ -314,13 +314,17 @@ struct tern_login_cf_s
   char const *remoteip ;       /* for the logs */
   tern_login_child_func *child ;
   void *data ;
+  int checkonly ;              /* check-only mode (section "submission" at the end) */
+  int const *tlsfds ;          /* UCSPI-TLS fds (tern_ucspitls_fds), or 0 without tlsd -u */
 } ;
 /* Runs the whole session; returns the exit code for main. */
 extern int tern_login_monitor (tern_login_cf const *) ;
 /* In the child: sends user and password (flags: TERN_LOGIN_TLS) and
    waits for the verdict, TERN_LOGIN_REFUSED or TERN_LOGIN_TEMP; when the
-   chain took the session over it does not return (the child exits 0). */
-extern int tern_login_check (tern_login const *, char const *, size_t, char const *, size_t, unsigned int) ;
+   chain took the session over it does not return (the child exits 0).
+   The last argument is 0, or in check-only mode room for
+   TERN_LOGIN_USERMAX + 1 octets (see the end of this file). */
+extern int tern_login_check (tern_login const *, char const *, size_t, char const *, size_t, unsigned int, char *) ;
 
 /* ---- end of POP3 and the login monitor ---- */
 
@@ -383,5 +387,23 @@ extern int tern_tls_anchors (char const *, size_t, stralloc *, genalloc *) ;
 extern char const *tern_tls_suite_name (unsigned int) ;
 
 /* ---- end of TLS client ---- */
+
+/* ---- submission and STLS (issue 5): smtp-recv -s, pop3-login under tlsd -u ---- */
+
+/* The login monitor's check-only mode (tern_login_cf.checkonly, for
+   smtp-recv -s): the session stays in the unprivileged child, which may
+   fork (it runs $QUEUE); the monitor lets go of fds 0 and 1 at once and
+   runs the chain (argv: checkpassword prog... true) with fds 0 and 1 on
+   /dev/null, 3 the credentials, no $LOGINFD, for each record. Exit 0 is
+   TERN_LOGIN_OK: tern_login_check then fills its last argument with the
+   user the monitor ran the chain for (NUL-terminated), the one identity
+   the child may use. */
+#define TERN_LOGIN_OK 0
+
+/* tern_smtp_envcmd input flag: MAIL accepts one AUTH=xtext parameter
+   (RFC 4954 5), checked and otherwise ignored (as if AUTH=<>). */
+#define TERN_ENV_AUTHOK 0x0004
+
+/* ---- end of submission and STLS ---- */
 
 #endif

@@ -7,15 +7,25 @@
    reply code when a reply decided, else an RFC 3463 enhanced code of its
    own.
 
-   The session is a straight sequence (greeting, EHLO, the place where
-   STARTTLS will slot in, AUTH for smarthosts, the transaction, QUIT);
-   every read has a deadline (RFC 5321 4.5.3.2), every reply line is
-   bounded and parsed once. Only net_recv and net_send touch the socket:
-   a TLS layer replaces those two. PIPELINING (RFC 2920) sends MAIL, the
-   RCPTs and DATA in one write; SIZE (RFC 1870), 8BITMIME (RFC 6152, with
-   the quoted-printable downgrade of lib/tern_mime_7bit.c when it is not
-   offered), SMTPUTF8 (RFC 6531), DSN (RFC 3461) and AUTH PLAIN/LOGIN
-   (RFC 4954, 4616) as the server offers them. */
+   The session is a straight sequence (greeting, EHLO, STARTTLS and EHLO
+   again, AUTH for smarthosts, the transaction, QUIT); every read has a
+   deadline (RFC 5321 4.5.3.2), every reply line is bounded and parsed
+   once. Only net_recv and net_send touch the socket; net_fill and
+   net_flush go through the BearSSL engine once TLS is on. PIPELINING
+   (RFC 2920) sends MAIL, the RCPTs and DATA in one write; SIZE (RFC 1870),
+   8BITMIME (RFC 6152, with the quoted-printable downgrade of
+   lib/tern_mime_7bit.c when it is not offered), SMTPUTF8 (RFC 6531), DSN
+   (RFC 3461) and AUTH PLAIN/LOGIN (RFC 4954, 4616) as the server offers
+   them.
+
+   STARTTLS (RFC 3207) is opportunistic by default: an exchanger's
+   certificate can seldom be verified for its name, so any certificate
+   is taken for encryption. The X.509 engine below wraps BearSSL's
+   minimal engine, which always runs the real verification (trust
+   anchors, dates, the exchanger's name); when that fails, the
+   end-entity certificate's key, decoded apart, is handed to the engine
+   anyway, and the log says verified=no with the reason. etc/tls-policy
+   raises or lowers that per domain (none, may, encrypt, verify). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +52,10 @@
 #include <skalibs/ip46.h>
 #include <skalibs/sig.h>
 #include <skalibs/fmtscan.h>
+#include <skalibs/genalloc.h>
+#include <skalibs/random.h>
+
+#include <bearssl.h>
 
 #include "tern.h"
 
@@ -59,6 +73,8 @@
 #define DNSTIMEOUT 300     /* seconds for mxlookup */
 #define QUITTIMEOUT 10     /* seconds for the reply to QUIT */
 #define AUTHFILEMAX 4096
+#define CAFILE "/etc/ssl/certs/ca-certificates.crt"
+#define CAFILEMAX (8 << 20) /* octets of the trust anchors file */
 
 extern char **environ ;
 
@@ -78,7 +94,13 @@ static struct
   unsigned int tconnect, tgreet, tcmd, tdata, tblock, tfinal ;
   uint16_t port ;
   stralloc me ;
-} cf = { .authuser = STRALLOC_ZERO, .authpass = STRALLOC_ZERO, .me = STRALLOC_ZERO } ;
+  char const *cafile ;          /* the trust anchors: $SMTPSEND_CAFILE, else CAFILE */
+  stralloc policy ;             /* etc/tls-policy: for each line, name NUL level-octet */
+} cf = { .authuser = STRALLOC_ZERO, .authpass = STRALLOC_ZERO, .me = STRALLOC_ZERO, .policy = STRALLOC_ZERO } ;
+
+/* the TLS policy levels (etc/tls-policy) */
+enum { TLS_NONE, TLS_MAY, TLS_ENCRYPT, TLS_VERIFY } ;
+static char const *const level_name[] = { "none", "may", "encrypt", "verify" } ;
 
 /* ---- recipients and their results ---- */
 
@@ -125,6 +147,9 @@ struct target_s
   char host[256] ;
   ip46 ip ;
   uint16_t port ;
+  unsigned char level ;         /* TLS_*, from etc/tls-policy */
+  unsigned char plain ;         /* the plain-text pass: no STARTTLS */
+  unsigned char tlsfail ;       /* STARTTLS or its handshake failed under "may" */
 } ;
 
 static struct
@@ -281,7 +306,7 @@ static void deadline_in (tain *d, unsigned int secs)
   tain_addsec_g(d, secs) ;
 }
 
-/* ---- the network: net_recv and net_send are where TLS will slot in ---- */
+/* ---- the network: only net_recv and net_send touch the socket ---- */
 
 static ssize_t net_recv (char *s, size_t n)
 {
@@ -293,9 +318,10 @@ static ssize_t net_send (char const *s, size_t n)
   return fd_write(net.fd, s, n) ;
 }
 
-static int net_wait (int wantwrite, tain const *deadline)
+/* events: IOPAUSE_READ, IOPAUSE_WRITE or both */
+static int net_wait (int events, tain const *deadline)
 {
-  iopause_fd x = { .fd = net.fd, .events = wantwrite ? IOPAUSE_WRITE : IOPAUSE_READ } ;
+  iopause_fd x = { .fd = net.fd, .events = events } ;
   for (;;)
   {
     int r = iopause_g(&x, 1, deadline) ;
@@ -305,11 +331,14 @@ static int net_wait (int wantwrite, tain const *deadline)
   }
 }
 
+static void tls_off (void) ;
+
 static void net_close (void)
 {
   if (net.fd >= 0) fd_close(net.fd) ;
   net.fd = -1 ;
   net.ipos = net.ilen = net.olen = 0 ;
+  tls_off() ;
 }
 
 static int net_connect (target const *t)
@@ -334,6 +363,183 @@ static int net_connect (target const *t)
   return 1 ;
 }
 
+/* ---- TLS: BearSSL's client engine over the socket ---- */
+
+/* The X.509 engine: BearSSL's minimal engine does the verification
+   (chain to a trust anchor, dates, the host name) and its verdict is
+   kept; a decoder reads the end-entity certificate alongside, so that
+   its key is there when the verdict is no. end_chain refuses only when
+   the policy asks for verification, or when no key could be decoded. */
+
+#define XW_NONAME 1             /* verified, but there was no host name to check (an address) */
+
+typedef struct xwrap_s xwrap ;
+struct xwrap_s
+{
+  br_x509_class const *vtable ;
+  br_x509_minimal_context mini ;
+  br_x509_decoder_context dec ;
+  unsigned int ncerts ;
+  unsigned int err ;            /* 0 verified, XW_NONAME, or the minimal engine's BR_ERR_X509_* */
+  int require ;                 /* policy verify: refuse what does not verify */
+  int noname ;
+} ;
+
+static void xw_start_chain (br_x509_class const **ctx, char const *name)
+{
+  xwrap *x = (xwrap *)ctx ;
+  x->ncerts = 0 ;
+  x->err = BR_ERR_X509_EMPTY_CHAIN ;
+  x->mini.vtable->start_chain(&x->mini.vtable, name) ;
+}
+
+static void xw_start_cert (br_x509_class const **ctx, uint32_t len)
+{
+  xwrap *x = (xwrap *)ctx ;
+  if (!x->ncerts) br_x509_decoder_init(&x->dec, 0, 0) ;
+  x->mini.vtable->start_cert(&x->mini.vtable, len) ;
+}
+
+static void xw_append (br_x509_class const **ctx, unsigned char const *s, size_t len)
+{
+  xwrap *x = (xwrap *)ctx ;
+  if (!x->ncerts) br_x509_decoder_push(&x->dec, s, len) ;
+  x->mini.vtable->append(&x->mini.vtable, s, len) ;
+}
+
+static void xw_end_cert (br_x509_class const **ctx)
+{
+  xwrap *x = (xwrap *)ctx ;
+  x->mini.vtable->end_cert(&x->mini.vtable) ;
+  x->ncerts++ ;
+}
+
+static unsigned xw_end_chain (br_x509_class const **ctx)
+{
+  xwrap *x = (xwrap *)ctx ;
+  x->err = x->mini.vtable->end_chain(&x->mini.vtable) ;
+  if (!x->err && x->noname) x->err = XW_NONAME ;
+  if (!x->err) return 0 ;
+  if (x->require) return x->err == XW_NONAME ? BR_ERR_X509_BAD_SERVER_NAME : x->err ;
+  if (!x->ncerts) return BR_ERR_X509_EMPTY_CHAIN ;
+  return br_x509_decoder_last_error(&x->dec) ;  /* 0: the key is there */
+}
+
+static br_x509_pkey const *xw_get_pkey (br_x509_class const *const *ctx, unsigned *usages)
+{
+  xwrap *x = (xwrap *)ctx ;
+  if (!x->err) return x->mini.vtable->get_pkey(&x->mini.vtable, usages) ;
+  /* not verified: the key for the key exchange, whatever the certificate says it is for */
+  if (usages) *usages = BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN ;
+  return br_x509_decoder_get_pkey(&x->dec) ;
+}
+
+static br_x509_class const xw_vtable =
+{
+  sizeof(xwrap), &xw_start_chain, &xw_start_cert, &xw_append, &xw_end_cert, &xw_end_chain, &xw_get_pkey
+} ;
+
+/* BearSSL's full client list without 3DES: forward secrecy and AEAD first */
+static uint16_t const suites[] =
+{
+  BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+  BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+  BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+  BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_128_CCM,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_256_CCM,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+  BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
+  BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+  BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+  BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+  BR_TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384,
+  BR_TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384,
+  BR_TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256,
+  BR_TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256,
+  BR_TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384,
+  BR_TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384,
+  BR_TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA,
+  BR_TLS_ECDH_RSA_WITH_AES_128_CBC_SHA,
+  BR_TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA,
+  BR_TLS_ECDH_RSA_WITH_AES_256_CBC_SHA,
+  BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
+  BR_TLS_RSA_WITH_AES_128_CCM,
+  BR_TLS_RSA_WITH_AES_256_CCM,
+  BR_TLS_RSA_WITH_AES_128_CBC_SHA256,
+  BR_TLS_RSA_WITH_AES_256_CBC_SHA256,
+  BR_TLS_RSA_WITH_AES_128_CBC_SHA,
+  BR_TLS_RSA_WITH_AES_256_CBC_SHA
+} ;
+
+struct tls_s
+{
+  int on ;                      /* the session is inside TLS */
+  int err ;                     /* the engine's last error, when it closed */
+  br_ssl_client_context cc ;
+  xwrap xw ;
+  int loaded ;                  /* the trust anchors were read (once, at the first STARTTLS) */
+  stralloc tadata ;
+  genalloc tas ;                /* br_x509_trust_anchor, pointing into tadata */
+  unsigned char buf[BR_SSL_BUFSIZE_BIDI] ;
+} ;
+static struct tls_s tls = { .on = 0, .loaded = 0, .tadata = STRALLOC_ZERO, .tas = GENALLOC_ZERO } ;
+
+static void tls_off (void)
+{
+  tls.on = 0 ;
+}
+
+/* Moves records between the engine and the socket until the engine's
+   state has a bit of want, or with want 0 until it has no record left to
+   send. 0 with errno: ETIMEDOUT, EPIPE (closed, or closed by the peer's
+   close_notify: tls.err 0), ECONNABORTED (a TLS error: tls.err), or the
+   socket's error. */
+static int tls_run (unsigned int want, tain const *deadline)
+{
+  br_ssl_engine_context *eng = &tls.cc.eng ;
+  for (;;)
+  {
+    unsigned int st = br_ssl_engine_current_state(eng) ;
+    int events = 0 ;
+    if (st & BR_SSL_CLOSED)
+    {
+      tls.err = br_ssl_engine_last_error(eng) ;
+      return (errno = tls.err ? ECONNABORTED : EPIPE, 0) ;
+    }
+    if (want ? st & want : !(st & BR_SSL_SENDREC)) return 1 ;
+    if (st & BR_SSL_SENDREC)
+    {
+      size_t len ;
+      unsigned char *buf = br_ssl_engine_sendrec_buf(eng, &len) ;
+      ssize_t r = net_send((char const *)buf, len) ;
+      if (r > 0) { br_ssl_engine_sendrec_ack(eng, r) ; continue ; }
+      if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;
+      events |= IOPAUSE_WRITE ;
+    }
+    if (st & BR_SSL_RECVREC)
+    {
+      size_t len ;
+      unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len) ;
+      ssize_t r = net_recv((char *)buf, len) ;
+      if (r > 0) { br_ssl_engine_recvrec_ack(eng, r) ; continue ; }
+      if (!r) return (errno = EPIPE, 0) ;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;
+      events |= IOPAUSE_READ ;
+    }
+    if (!events) return (tls.err = BR_ERR_BAD_STATE, errno = ECONNABORTED, 0) ;
+    if (!net_wait(events, deadline)) return 0 ;
+  }
+}
+
 /* Writes what is buffered; the deadline moves on with each write that
    makes progress (RFC 5321 4.5.3.2.5, the data block timeout). */
 static int net_flush (unsigned int secs)
@@ -341,11 +547,35 @@ static int net_flush (unsigned int secs)
   size_t w = 0 ;
   tain deadline ;
   deadline_in(&deadline, secs) ;
+  if (tls.on)
+  {
+    br_ssl_engine_context *eng = &tls.cc.eng ;
+    int ok = 1 ;
+    while (ok && w < net.olen)
+    {
+      size_t len ;
+      unsigned char *buf ;
+      if (!tls_run(BR_SSL_SENDAPP, &deadline)) { ok = 0 ; break ; }
+      buf = br_ssl_engine_sendapp_buf(eng, &len) ;
+      if (len > net.olen - w) len = net.olen - w ;
+      memcpy(buf, net.obuf + w, len) ;
+      br_ssl_engine_sendapp_ack(eng, len) ;
+      w += len ;
+      deadline_in(&deadline, secs) ;
+    }
+    if (ok)
+    {
+      br_ssl_engine_flush(eng, 0) ;
+      ok = tls_run(0, &deadline) ;
+    }
+    net.olen = 0 ;
+    return ok ;
+  }
   while (w < net.olen)
   {
     ssize_t r = net_send(net.obuf + w, net.olen - w) ;
     if (r > 0) { w += r ; deadline_in(&deadline, secs) ; continue ; }
-    if ((r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || !net_wait(1, &deadline)) { net.olen = 0 ; return 0 ; }
+    if ((r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || !net_wait(IOPAUSE_WRITE, &deadline)) { net.olen = 0 ; return 0 ; }
   }
   net.olen = 0 ;
   return 1 ;
@@ -366,13 +596,26 @@ static int net_put (char const *s, size_t n)
 
 static int net_fill (tain const *deadline)
 {
+  if (tls.on)
+  {
+    br_ssl_engine_context *eng = &tls.cc.eng ;
+    size_t len ;
+    unsigned char *buf ;
+    if (!tls_run(BR_SSL_RECVAPP, deadline)) return 0 ;
+    buf = br_ssl_engine_recvapp_buf(eng, &len) ;
+    if (len > sizeof net.ibuf) len = sizeof net.ibuf ;
+    memcpy(net.ibuf, buf, len) ;
+    br_ssl_engine_recvapp_ack(eng, len) ;
+    net.ipos = 0 ; net.ilen = len ;
+    return 1 ;
+  }
   for (;;)
   {
     ssize_t r = net_recv(net.ibuf, sizeof net.ibuf) ;
     if (r > 0) { net.ipos = 0 ; net.ilen = r ; return 1 ; }
     if (!r) return (errno = EPIPE, 0) ;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;
-    if (!net_wait(0, deadline)) return 0 ;
+    if (!net_wait(IOPAUSE_READ, deadline)) return 0 ;
   }
 }
 
@@ -450,10 +693,10 @@ static int command (char const *s, size_t n, unsigned int secs)
 
 /* ---- session stages, for the reasons and the log ---- */
 
-enum { ST_GREETING, ST_EHLO, ST_HELO, ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_DOT } ;
+enum { ST_GREETING, ST_EHLO, ST_HELO, ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_DOT, ST_STARTTLS } ;
 static char const *const stage_name[] =
 {
-  "greeting", "EHLO", "HELO", "AUTH", "MAIL", "RCPT", "DATA", "message data", "end of data"
+  "greeting", "EHLO", "HELO", "AUTH", "MAIL", "RCPT", "DATA", "message data", "end of data", "STARTTLS"
 } ;
 
 /* "HOST [IP]:PORT" */
@@ -465,7 +708,8 @@ static void cat_peer (stralloc *sa)
 
 static char const *neterr_text (int e)
 {
-  return e == ETIMEDOUT ? "timed out" : e == EPIPE ? "connection closed" : e == EPROTO ? "bad reply" : strerror(e) ;
+  return e == ETIMEDOUT ? "timed out" : e == EPIPE ? "connection closed" : e == EPROTO ? "bad reply"
+   : e == ECONNABORTED ? "TLS error" : strerror(e) ;
 }
 
 /* The connection failed at stage: a reason for the recipients left pending. */
@@ -486,7 +730,14 @@ static void quit (void)
 {
   reply rp = REPLY_ZERO ;
   if (net.fd < 0) return ;
-  if (command("QUIT\r\n", 6, QUITTIMEOUT)) getreply(&rp, cf.tcmd < QUITTIMEOUT ? cf.tcmd : QUITTIMEOUT, 0) ;
+  if (command("QUIT\r\n", 6, QUITTIMEOUT) && getreply(&rp, cf.tcmd < QUITTIMEOUT ? cf.tcmd : QUITTIMEOUT, 0) && tls.on)
+  {
+    /* close_notify, best effort; the server's is not waited for */
+    tain deadline ;
+    deadline_in(&deadline, QUITTIMEOUT) ;
+    br_ssl_engine_close(&tls.cc.eng) ;
+    tls_run(0, &deadline) ;
+  }
   stralloc_free(&rp.text) ;
   stralloc_free(&rp.lines) ;
   net_close() ;
@@ -503,6 +754,8 @@ static void refused (reply const *rp, unsigned int stage)
 }
 
 /* ---- EHLO ---- */
+
+static void tls_refuse (int, char const *, char const *, char const *, char const *) ;
 
 static void ehlo_parse (reply const *rp)
 {
@@ -558,12 +811,271 @@ static int hello (reply *rp)
   return 1 ;
 }
 
+/* ---- STARTTLS (RFC 3207) ---- */
+
+/* etc/tls-policy's level for a domain or smarthost name: its own line,
+   else the "*" line, else may */
+static unsigned int policy_level (char const *name)
+{
+  size_t n = strlen(name), pos = 0 ;
+  int star = -1 ;
+  if (n > 1 && name[n-1] == '.') n-- ;
+  while (pos < cf.policy.len)
+  {
+    char const *e = cf.policy.s + pos ;
+    size_t el = strlen(e) ;
+    unsigned int level = (unsigned char)e[el + 1] ;
+    if (el == n && !strncasecmp(e, name, n)) return level ;
+    if (el == 1 && e[0] == '*' && star < 0) star = level ;
+    pos += el + 2 ;
+  }
+  return star >= 0 ? (unsigned int)star : TLS_MAY ;
+}
+
+static int text_ok (char const *, int) ;
+
+/* Read once at start: "NAME LEVEL" lines. A line that does not parse
+   defers everything: a mistyped "verify" must not become "may". */
+static void policy_read (void)
+{
+  stralloc lines = STRALLOC_ZERO ;
+  if (!tern_cfg_lines(&lines, "tls-policy"))
+  {
+    if (errno == ENOENT) return ;
+    die_defer_sys("read etc/tls-policy") ;
+  }
+  for (size_t pos = 0 ; pos < lines.len ; pos += strlen(lines.s + pos) + 1)
+  {
+    char *s = lines.s + pos ;
+    size_t n = strlen(s), k = 0, v ;
+    unsigned int level = 0 ;
+    while (k < n && s[k] != ' ' && s[k] != '\t') k++ ;
+    v = k ;
+    while (v < n && (s[v] == ' ' || s[v] == '\t')) v++ ;
+    while (level <= TLS_VERIFY && strcasecmp(s + v, level_name[level])) level++ ;
+    if (v == k || level > TLS_VERIFY)
+    {
+      stralloc sa = STRALLOC_ZERO ;
+      if (!stralloc_cats(&sa, "etc/tls-policy: invalid line (not \"NAME none|may|encrypt|verify\")")
+       || (text_ok(s, 1) && (!stralloc_cats(&sa, ": ") || !stralloc_cats(&sa, s))) || !stralloc_0(&sa)) dienomem() ;
+      die_defer("4.3.5", sa.s) ;
+    }
+    if (k > 1 && s[k-1] == '.') k-- ;
+    {
+      char c = level ;
+      if (!stralloc_catb(&cf.policy, s, k) || !stralloc_0(&cf.policy) || !stralloc_catb(&cf.policy, &c, 1)) dienomem() ;
+    }
+  }
+  stralloc_free(&lines) ;
+}
+
+/* The name to check the certificate against and to send as SNI (RFC
+   6066 3: never an address): 0 when the target is known by its address only. */
+static int tls_name (char const *host, char *name)
+{
+  size_t n = strlen(host) ;
+  ip46 ip ;
+  if (host[0] == '[' || ip46_scan(host, &ip) == n) return 0 ;
+  if (n > 1 && host[n-1] == '.') n-- ;
+  memcpy(name, host, n) ;
+  name[n] = 0 ;
+  return 1 ;
+}
+
+/* Once, at the first STARTTLS: without anchors nothing verifies, and
+   opportunistic TLS goes on all the same. */
+static void anchors_load (void)
+{
+  if (tls.loaded) return ;
+  tls.loaded = 1 ;
+  if (!tern_tls_anchors(cf.cafile, CAFILEMAX, &tls.tadata, &tls.tas))
+  {
+    strerr_warnwu2sys("read trust anchors from ", cf.cafile) ;
+    tls.tadata.len = 0 ;
+    genalloc_setlen(br_x509_trust_anchor, &tls.tas, 0) ;
+  }
+  else if (!genalloc_len(br_x509_trust_anchor, &tls.tas)) strerr_warnw("no usable trust anchor in ", cf.cafile) ;
+}
+
+static char const *x509_reason (unsigned int e)
+{
+  switch (e)
+  {
+    case XW_NONAME : return "no-host-name" ;
+    case BR_ERR_X509_NOT_TRUSTED : return genalloc_len(br_x509_trust_anchor, &tls.tas) ? "untrusted" : "no-trust-anchors" ;
+    case BR_ERR_X509_EXPIRED : return "expired" ;
+    case BR_ERR_X509_BAD_SERVER_NAME : return "name-mismatch" ;
+    case BR_ERR_X509_EMPTY_CHAIN : return "no-certificate" ;
+    case BR_ERR_X509_TIME_UNKNOWN : return "time-unknown" ;
+    case BR_ERR_X509_BAD_SIGNATURE : return "bad-signature" ;
+    case BR_ERR_X509_NOT_CA : return "issuer-not-ca" ;
+    case BR_ERR_X509_DN_MISMATCH : return "broken-chain" ;
+    case BR_ERR_X509_CRITICAL_EXTENSION : return "unknown-critical-extension" ;
+    case BR_ERR_X509_FORBIDDEN_KEY_USAGE : return "forbidden-key-usage" ;
+    case BR_ERR_X509_WEAK_PUBLIC_KEY : return "weak-key" ;
+    case BR_ERR_X509_UNSUPPORTED : case BR_ERR_X509_WRONG_KEY_TYPE : return "unsupported-certificate" ;
+    default : return "invalid-certificate" ;
+  }
+}
+
+/* Why a handshake failed, as one word: the engine's error err, else the
+   socket's errno e. buf: room for 32 octets. */
+static char const *tls_reason (char *buf, int err, int e)
+{
+  if (!err) return e == ETIMEDOUT ? "timed-out" : e == EPIPE ? "connection-closed" : e == ECONNRESET ? "connection-reset" : "network-error" ;
+  if (err >= BR_ERR_X509_OK && err < BR_ERR_RECV_FATAL_ALERT) return x509_reason(err) ;
+  if (err >= BR_ERR_RECV_FATAL_ALERT)
+  {
+    int sent = err >= BR_ERR_SEND_FATAL_ALERT ;
+    size_t n = strlen(strcpy(buf, sent ? "sent-alert-" : "received-alert-")) ;
+    buf[n + uint_fmt(buf + n, err - (sent ? BR_ERR_SEND_FATAL_ALERT : BR_ERR_RECV_FATAL_ALERT))] = 0 ;
+    return buf ;
+  }
+  switch (err)
+  {
+    case BR_ERR_UNSUPPORTED_VERSION : return "unsupported-version" ;
+    case BR_ERR_BAD_VERSION : return "bad-version" ;
+    case BR_ERR_BAD_CIPHER_SUITE : return "no-common-cipher-suite" ;
+    case BR_ERR_BAD_HANDSHAKE : return "bad-handshake" ;
+    case BR_ERR_UNEXPECTED : return "unexpected-message" ;
+    case BR_ERR_BAD_SIGNATURE : return "bad-signature" ;
+    case BR_ERR_WRONG_KEY_USAGE : return "wrong-key-usage" ;
+    case BR_ERR_INVALID_ALGORITHM : return "no-common-algorithm" ;
+    case BR_ERR_NO_RANDOM : return "no-random" ;
+    default :
+    {
+      size_t n = strlen(strcpy(buf, "tls-error-")) ;
+      buf[n + uint_fmt(buf + n, err)] = 0 ;
+      return buf ;
+    }
+  }
+}
+
+/* A target that will not do for TLS reasons: a reason for the
+   recipients left pending, of rank 1 (it got further than a connection)
+   when the policy decided, 0 when a plain-text attempt may follow. */
+static void tls_refuse (int rank, char const *code, char const *a, char const *b, char const *c)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  cat_peer(&sa) ;
+  if (!stralloc_catb(&sa, ": ", 2) || !stralloc_cats(&sa, a) || !stralloc_cats(&sa, b) || !stralloc_cats(&sa, c) || !stralloc_0(&sa)) dienomem() ;
+  setwhy(rank, code, sa.s) ;
+  stralloc_free(&sa) ;
+}
+
+/* The handshake, right after the 220: 1 the session is inside TLS. */
+static int tls_handshake (target *t)
+{
+  br_ssl_engine_context *eng = &tls.cc.eng ;
+  char name[sizeof t->host] ;
+  char seed[32] ;
+  char rbuf[32] ;
+  tain deadline ;
+  int named = tls_name(t->host, name) ;
+  anchors_load() ;
+  br_ssl_client_init_full(&tls.cc, &tls.xw.mini, genalloc_s(br_x509_trust_anchor, &tls.tas), genalloc_len(br_x509_trust_anchor, &tls.tas)) ;
+  tls.xw.vtable = &xw_vtable ;
+  tls.xw.require = t->level == TLS_VERIFY ;
+  tls.xw.noname = !named ;
+  tls.xw.err = BR_ERR_X509_EMPTY_CHAIN ;
+  br_ssl_engine_set_x509(eng, &tls.xw.vtable) ;
+  /* TLS 1.0 and 1.1 only where the alternative is plain text */
+  br_ssl_engine_set_versions(eng, t->level == TLS_MAY ? BR_TLS10 : BR_TLS12, BR_TLS12) ;
+  br_ssl_engine_set_suites(eng, suites, sizeof suites / sizeof suites[0]) ;
+  br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION) ;
+  br_ssl_engine_set_buffer(eng, tls.buf, sizeof tls.buf, 1) ;
+  random_buf(seed, sizeof seed) ;
+  br_ssl_engine_inject_entropy(eng, seed, sizeof seed) ;
+  byte_zzero(seed, sizeof seed) ;
+  tls.err = 0 ;
+  deadline_in(&deadline, cf.tcmd) ;
+  if (!br_ssl_client_reset(&tls.cc, named ? name : 0, 0))
+  {
+    tls.err = br_ssl_engine_last_error(eng) ;
+    errno = ECONNABORTED ;
+  }
+  else if (tls_run(BR_SSL_SENDAPP, &deadline))
+  {
+    br_ssl_session_parameters sp ;
+    unsigned int v = br_ssl_engine_get_version(eng) ;
+    br_ssl_engine_get_session_parameters(eng, &sp) ;
+    tls.on = 1 ;
+    strerr_warni("tls host=", t->host, " ip=", net.ipfmt,
+      " protocol=", v == BR_TLS12 ? "TLSv1.2" : v == BR_TLS11 ? "TLSv1.1" : v == BR_TLS10 ? "TLSv1" : "unknown",
+      " cipher=", tern_tls_suite_name(sp.cipher_suite),
+      tls.xw.err ? " verified=no reason=" : " verified=yes", tls.xw.err ? x509_reason(tls.xw.err) : "") ;
+    return 1 ;
+  }
+  {
+    /* refused by xw_end_chain for the policy, or failed on its own */
+    int policy = tls.xw.require && tls.xw.err && tls.err >= BR_ERR_X509_OK && tls.err < BR_ERR_RECV_FATAL_ALERT ;
+    char const *reason = policy ? x509_reason(tls.xw.err) : tls_reason(rbuf, tls.err, errno) ;
+    strerr_warni("tls host=", t->host, " ip=", net.ipfmt, " status=failed reason=", reason) ;
+    if (policy) tls_refuse(1, "4.7.5", "the certificate does not verify (", reason, "), and the TLS policy requires verification") ;
+    else tls_refuse(t->level != TLS_MAY, "4.7.5", "TLS handshake failed (", reason, ")") ;
+    t->tlsfail = t->level == TLS_MAY ;
+    net_close() ;
+    return 0 ;
+  }
+}
+
+/* After EHLO: 1 go on (inside TLS, or in plain text where the policy
+   allows it), 0 this target is done. */
+static int starttls (target *t, reply *rp)
+{
+  if (t->plain || t->level == TLS_NONE) return 1 ;
+  if (!ext.starttls)
+  {
+    if (t->level == TLS_MAY) return 1 ;
+    strerr_warni("tls host=", t->host, " ip=", net.ipfmt, " status=not-offered policy=", level_name[t->level]) ;
+    tls_refuse(1, "4.7.4", "STARTTLS not offered, and the TLS policy requires it (", level_name[t->level], ")") ;
+    quit() ;
+    return 0 ;
+  }
+  if (!command("STARTTLS\r\n", 10, cf.tcmd) || !getreply(rp, cf.tcmd, 0))
+  {
+    t->tlsfail = t->level == TLS_MAY ;
+    lost(ST_STARTTLS) ;
+    return 0 ;
+  }
+  if (rp->code != 220)
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, rp->code)] = 0 ;
+    strerr_warni("tls host=", t->host, " ip=", net.ipfmt, " status=refused reply=", fmt) ;
+    /* RFC 3207 4: the session goes on as it was, unless the server is closing it */
+    if (t->level == TLS_MAY && rp->code != 421) return 1 ;
+    refused(rp, ST_STARTTLS) ;
+    return 0 ;
+  }
+  if (net.ipos < net.ilen)
+  {
+    /* RFC 3207 4.2 and 6: nothing said before TLS counts; an answer sent
+       ahead of the handshake would be a reply injected in clear */
+    char fmt[SIZE_FMT] ;
+    fmt[size_fmt(fmt, net.ilen - net.ipos)] = 0 ;
+    strerr_warnw("host=", t->host, " sent ", fmt, " octets after its 220 to STARTTLS: discarded") ;
+    net.ipos = net.ilen = 0 ;
+  }
+  if (!tls_handshake(t)) return 0 ;
+  return hello(rp) ;  /* RFC 3207 4.2: EHLO again, what the first one said is forgotten */
+}
+
 /* ---- AUTH (RFC 4954) with PLAIN (RFC 4616) or LOGIN ---- */
 
 static int auth_line (stralloc *sa, char const *prefix, char const *s, size_t n)
 {
   sa->len = 0 ;
   return stralloc_cats(sa, prefix) && tern_base64_encode(sa, s, n) && stralloc_catb(sa, "\r\n", 2) ;
+}
+
+/* 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 */
+static int loopback (ip46 const *ip)
+{
+  static unsigned char const v6lo[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 } ;
+  static unsigned char const mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff } ;
+  if (!ip->is6) return (unsigned char)ip->ip[0] == 127 ;
+  return !memcmp(ip->ip, v6lo, 16) || (!memcmp(ip->ip, mapped, 12) && (unsigned char)ip->ip[12] == 127) ;
 }
 
 /* 1 authenticated (or nothing to do), 0 try the next target */
@@ -576,6 +1088,14 @@ static int authenticate (reply *rp)
   {
     strerr_warnw("host=", net.t->host, " offers no AUTH PLAIN or LOGIN: sending without authentication") ;
     return 1 ;
+  }
+  if (!tls.on && net.t->level != TLS_NONE && !loopback(&net.t->ip))
+  {
+    /* the credentials never cross a network in clear: TLS, or this host, or the admin said none */
+    strerr_warnw("host=", net.t->host, " ip=", net.ipfmt, ": no TLS: the credentials are not sent in clear") ;
+    tls_refuse(1, "4.7.4", "no TLS, and AUTH credentials are not sent in clear", "", "") ;
+    quit() ;
+    return 0 ;
   }
   if (ext.authplain)
   {
@@ -988,7 +1508,7 @@ static int transaction (reply *rp)
 }
 
 /* 1 every recipient is final, 0 try the next target */
-static int session (target const *t)
+static int session (target *t)
 {
   reply rp = REPLY_ZERO ;
   int r = 0 ;
@@ -1008,8 +1528,7 @@ static int session (target const *t)
   if (!getreply(&rp, cf.tgreet, 0)) { lost(ST_GREETING) ; goto end ; }
   if (rp.code / 100 != 2) { refused(&rp, ST_GREETING) ; goto end ; }
   if (!hello(&rp)) goto end ;
-  /* STARTTLS slots in here: if ext.starttls, "STARTTLS", 220, the
-     handshake through net_recv and net_send, then hello() again (RFC 3207 4.2). */
+  if (!starttls(t, &rp)) goto end ;
   if (!authenticate(&rp)) goto end ;
   r = transaction(&rp) ;
  end:
@@ -1152,6 +1671,8 @@ static unsigned int targets_parse (char const *s, size_t len, target *t, unsigne
       if (!al || line[i + al]) continue ;
     }
     t[n].port = port ;
+    t[n].level = TLS_MAY ;
+    t[n].plain = t[n].tlsfail = 0 ;
     if (prefs) prefs[n] = pref ;
     n++ ;
   }
@@ -1165,6 +1686,8 @@ static int hostport (char const *s, target *t, int *isip)
   char const *port = 0 ;
   *isip = 0 ;
   t->port = cf.port ;
+  t->level = TLS_MAY ;
+  t->plain = t->tlsfail = 0 ;
   if (s[0] == '[')
   {
     char const *e = strchr(s, ']') ;
@@ -1206,9 +1729,34 @@ static int hostport (char const *s, target *t, int *isip)
   return 1 ;
 }
 
-static void try_targets (target const *t, unsigned int n)
+/* the targets whose STARTTLS failed under "may", for the plain-text pass */
+static target plainq[MAXTARGETS] ;
+static unsigned int nplainq = 0 ;
+
+static void try_targets (target *t, unsigned int n)
 {
-  for (unsigned int i = 0 ; i < n && pending() ; i++) if (session(t + i)) break ;
+  for (unsigned int i = 0 ; i < n && pending() ; i++)
+  {
+    t[i].tlsfail = 0 ;
+    if (session(t + i)) break ;
+    if (t[i].tlsfail && nplainq < MAXTARGETS)
+    {
+      plainq[nplainq] = t[i] ;
+      plainq[nplainq++].plain = 1 ;
+    }
+  }
+}
+
+/* Every target was tried; those where TLS failed under "may" are tried
+   again without STARTTLS: opportunistic TLS never loses mail that plain
+   text would deliver. */
+static void try_plain (void)
+{
+  char fmt[UINT_FMT] ;
+  if (!nplainq || !pending()) return ;
+  fmt[uint_fmt(fmt, nplainq)] = 0 ;
+  strerr_warnw("TLS failed with ", fmt, nplainq > 1 ? " servers" : " server", ": trying again in plain text") ;
+  for (unsigned int i = 0 ; i < nplainq && pending() ; i++) if (session(plainq + i)) break ;
 }
 
 static void smarthosts (void)
@@ -1220,6 +1768,7 @@ static void smarthosts (void)
     int isip, code ;
     unsigned int n ;
     if (!hostport(cf.hosts[h], t, &isip)) { strerr_warnw("invalid -H argument: ", cf.hosts[h]) ; continue ; }
+    t[0].level = policy_level(t[0].host) ;  /* the smarthost's name as given */
     if (isip) { try_targets(t, 1) ; continue ; }
     mxlookup(t[0].host, 1, &out, &err, &code) ;
     n = code ? 0 : targets_parse(out.s, out.len, t + 1, MAXTARGETS - 1, t[0].port, 0) ;
@@ -1232,10 +1781,12 @@ static void smarthosts (void)
       stralloc_free(&sa) ;
       continue ;
     }
+    for (unsigned int i = 1 ; i <= n ; i++) t[i].level = t[0].level ;
     try_targets(t + 1, n) ;
   }
   stralloc_free(&out) ;
   stralloc_free(&err) ;
+  try_plain() ;
 }
 
 static void exchangers (void)
@@ -1288,7 +1839,12 @@ static void exchangers (void)
   }
   stralloc_free(&out) ;
   stralloc_free(&err) ;
+  {
+    unsigned int level = policy_level(cf.domain) ;
+    for (unsigned int i = 0 ; i < n ; i++) t[i].level = level ;
+  }
   try_targets(t, n) ;
+  try_plain() ;
 }
 
 /* ---- arguments ---- */
@@ -1426,6 +1982,9 @@ int main (int argc, char const *const *argv)
     }
   }
   if (!tern_cfg_me(&cf.me)) die_defer_sys("read etc/me") ;
+  policy_read() ;
+  cf.cafile = getenv("SMTPSEND_CAFILE") ;
+  if (!cf.cafile || !*cf.cafile) cf.cafile = CAFILE ;
   if (authfile) read_authfile(authfile) ;
   msg_init() ;
   if (cf.smtputf8 && msg.hdr8bit) need_utf8 = 1 ;

@@ -14,14 +14,31 @@ on a loopback address and port, recording what it received.
     s.pending_at("MAIL")          # command lines already received when MAIL was answered
 
 script maps a stage to an action: greeting, ehlo, helo, auth, mail, rcpt,
-data (the reply to DATA), final (after the "."), rset, noop, quit; and
-"body": "close" drops the connection right after the 354. An
+data (the reply to DATA), final (after the "."), rset, noop, quit,
+starttls; and "body": "close" drops the connection right after the 354. An
 action is a reply string ("250 ok"; lines separated by "\\n" make a
 multi-line reply, each line complete with its code), "close" (drop the
 connection without a reply), "hang" (never answer, read until the client
 leaves), ("sleep", SECONDS, ACTION), a list (one action per use of the
 stage, the last one repeated), a callable (arg, session) -> action, or for
 rcpt a dict address -> action with "*" as the default.
+
+STARTTLS (RFC 3207), with python's ssl module:
+
+    certs = smtpscript.Certs(dirpath)          # a test CA, made with openssl
+    crt, key = certs.leaf("mx.test")           # signed by it; expired=True, sans=[...]
+    crt, key = certs.selfsigned("mx.test")
+    srv = smtpscript.Server(t, tls=(crt, key))  # offers STARTTLS until TLS is on
+    s.tls                         # {"version": "TLSv1.2", "cipher": ...} once the handshake is done
+    s.sni                         # the name the client sent (SNI), or None
+    s.tls_commands()              # the commands received inside TLS
+    s.after_starttls              # octets the client sent behind STARTTLS (discarded)
+
+tls_fail makes the handshake fail after the 220: "close" (drop the
+connection), "garbage" (answer with octets that are not TLS), "hang" (say
+nothing until the client leaves); tls_versions=(min, max) (ssl.TLSVersion)
+limits the protocol versions. Without tls, STARTTLS gets the "starttls"
+action, by default "500 5.5.1 unknown command" as any unknown command.
 """
 
 import base64
@@ -29,6 +46,7 @@ import os
 import select
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -52,9 +70,23 @@ class Session:
         self.closed_by = None  # "client" | "server"
         self.counts = {}
         self.done = threading.Event()
+        self.tls = None        # {"version", "cipher"} once TLS is on
+        self.tls_error = None  # why the handshake failed, on the server's side
+        self.sni = None
+        self.after_starttls = None
 
     def commands(self):
         return [e[1] for e in self.events if e[0] == "C"]
+
+    def tls_commands(self):
+        """The commands received after the TLS handshake."""
+        out, on = [], False
+        for e in self.events:
+            if e[0] == "T":
+                on = True
+            elif e[0] == "C" and on:
+                out.append(e[1])
+        return out
 
     def replies(self):
         return [e[1] for e in self.events if e[0] == "S"]
@@ -73,9 +105,12 @@ class Session:
 
 class Server:
     def __init__(self, t=None, script=None, ext=None, host="127.0.0.1", port=0, name="mx.script.test",
-                 drain=0.05):
+                 drain=0.05, tls=None, tls_fail=None, tls_versions=None):
         self.script = dict(script or {})
         self.ext = DEFAULT_EXT if ext is None else ext
+        self.tls = tls
+        self.tls_fail = tls_fail
+        self.tls_versions = tls_versions
         self.name = name
         self.host = host
         self.drain = drain
@@ -135,7 +170,7 @@ class Server:
         s.counts[stage] = n + 1
         a = self.script.get(stage)
         if a is None:
-            a = self._default(stage)
+            a = self._default(stage, s)
         if isinstance(a, list):
             a = a[min(n, len(a) - 1)]
         if stage == "rcpt" and isinstance(a, dict):
@@ -148,10 +183,15 @@ class Server:
             a = a(arg, s)
         return a
 
-    def _default(self, stage):
+    def _default(self, stage, s=None):
         if stage == "ehlo":
-            lines = [self.name] + list(self.ext)
+            ext = list(self.ext)
+            if self.tls is not None and not (s and s.tls) and "STARTTLS" not in ext:
+                ext.append("STARTTLS")
+            lines = [self.name] + ext
             return "\n".join(("250-" if i < len(lines) - 1 else "250 ") + l for i, l in enumerate(lines))
+        if stage == "starttls":
+            return "220 2.0.0 ready to start TLS" if self.tls is not None else "500 5.5.1 unknown command"
         return {
             "greeting": "220 %s ESMTP smtpscript" % self.name,
             "helo": "250 %s" % self.name,
@@ -204,6 +244,9 @@ class Server:
                 left = end - time.time()
                 if left <= 0:
                     break
+                if isinstance(conn["c"], ssl.SSLSocket) and conn["c"].pending():
+                    conn["buf"] += conn["c"].recv(65536)
+                    continue
                 r, _, _ = select.select([conn["c"]], [], [], left)
                 if not r:
                     break
@@ -267,8 +310,49 @@ class Server:
                 self._do(conn, s, self._action("quit", s, arg))
                 s.closed_by = "quit"
                 return
+            elif v == "STARTTLS":
+                a = self._action("starttls", s, arg)
+                self._do(conn, s, a)
+                if self.tls is not None and isinstance(a, str) and a.startswith("220") and not s.tls:
+                    self._starttls(conn, s)
             else:
                 self._do(conn, s, "500 5.5.1 unknown command")
+
+    def _context(self, s):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if self.tls_versions:
+            # old protocol versions need OpenSSL's security level 0
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            ctx.minimum_version, ctx.maximum_version = self.tls_versions
+        ctx.load_cert_chain(self.tls[0], self.tls[1])
+
+        def sni(sslobj, name, context):
+            s.sni = name
+        ctx.sni_callback = sni
+        return ctx
+
+    def _starttls(self, conn, s):
+        """After the 220: what the client pipelined is discarded (RFC 3207
+        4.2), then the handshake, or the failure asked for."""
+        s.after_starttls = conn["buf"]
+        conn["buf"] = b""
+        if self.tls_fail == "close":
+            s.closed_by = "server"
+            raise self._Closed()
+        if self.tls_fail == "garbage":
+            conn["c"].sendall(b"220 this is not TLS at all\r\n" * 4)
+            self._do(conn, s, "hang")
+        if self.tls_fail == "hang":
+            self._do(conn, s, "hang")
+        try:
+            c = self._context(s).wrap_socket(conn["c"], server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            s.tls_error = str(e)
+            s.closed_by = "handshake"
+            raise self._Closed()
+        conn["c"] = c
+        s.tls = {"version": c.version(), "cipher": c.cipher()[0]}
+        s.events.append(("T", c.version()))
 
     def _auth(self, conn, s, arg):
         mech, _, ir = arg.partition(" ")
@@ -352,6 +436,8 @@ class Client:
     """Runs smtp-send from the build with a throw-away TERN_ROOT (etc/me)."""
 
     def __init__(self, t=None, me="client.test", env=None):
+        """env is added to smtp-send's environment: SMTPSEND_CAFILE for
+        test certificates; write("etc/tls-policy", ...) for a policy."""
         os.makedirs(ternlib.TRASH, exist_ok=True)
         self.root = tempfile.mkdtemp(prefix="send-", dir=ternlib.TRASH)
         os.makedirs(os.path.join(self.root, "etc"))
@@ -363,6 +449,16 @@ class Client:
             self.env.update(env)
         if t is not None:
             t.at_exit(self.cleanup)
+
+    def write(self, rel, text):
+        """A file under TERN_ROOT (etc/tls-policy); None removes it."""
+        path = os.path.join(self.root, rel)
+        if text is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        with open(path, "w") as f:
+            f.write(text)
 
     def cleanup(self):
         if not os.environ.get("TERN_KEEP"):
@@ -396,3 +492,76 @@ class Client:
                 r = subprocess.run(argv, stdin=f, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    timeout=timeout)
         return r.returncode, r.stdout.decode("utf-8", "replace").splitlines(), r.stderr.decode("utf-8", "replace")
+
+
+class Certs:
+    """Test certificates made with openssl in a directory: a test CA
+    (ca.crt, the trust anchor to give smtp-send), certificates it signs,
+    valid or expired, and self-signed ones. EC P-256 keys, or RSA 2048
+    with kind="rsa"."""
+
+    def __init__(self, dirpath, ca_name="Tern Test CA"):
+        self.dir = dirpath
+        os.makedirs(dirpath, exist_ok=True)
+        self.n = 0
+        self.ca_key = self._key("ca")
+        self.ca = os.path.join(dirpath, "ca.crt")
+        self._run(["openssl", "req", "-x509", "-new", "-key", self.ca_key, "-days", "30", "-sha256",
+                   "-subj", "/CN=" + ca_name, "-addext", "basicConstraints=critical,CA:TRUE",
+                   "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", self.ca])
+        with open(os.path.join(dirpath, "index.txt"), "w"):
+            pass
+        with open(os.path.join(dirpath, "serial"), "w") as f:
+            f.write("1000\n")
+        with open(os.path.join(dirpath, "ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\nnew_certs_dir = %s\n"
+                    "serial = %s/serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n"
+                    "unique_subject = no\n[p]\ncommonName = supplied\n" % (dirpath, dirpath, dirpath))
+
+    def _run(self, argv):
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(argv), r.stdout.decode(errors="replace")))
+
+    def _key(self, base, kind="ec"):
+        key = os.path.join(self.dir, base + ".key")
+        if kind == "rsa":
+            gen = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
+        else:
+            gen = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        self._run(gen + ["-out", key])
+        return key
+
+    def _base(self, name):
+        self.n += 1
+        return "%s-%d" % (name.replace("*", "star"), self.n)
+
+    @staticmethod
+    def _date(t):
+        return time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))
+
+    def leaf(self, name, sans=None, expired=False, kind="ec"):
+        """A certificate for name (CN; subjectAltName: sans or name) signed
+        by the CA; expired: valid only in January 2020. Returns (crt, key)."""
+        base = self._base(name)
+        key = self._key(base, kind)
+        csr = os.path.join(self.dir, base + ".csr")
+        crt = os.path.join(self.dir, base + ".crt")
+        self._run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + name,
+                   "-addext", "subjectAltName=" + ",".join("DNS:" + n for n in (sans or [name])), "-out", csr])
+        if expired:
+            start, end = "20200101000000Z", "20200201000000Z"
+        else:
+            start, end = self._date(time.time() - 86400), self._date(time.time() + 30 * 86400)
+        self._run(["openssl", "ca", "-batch", "-notext", "-config", os.path.join(self.dir, "ca.cnf"),
+                   "-cert", self.ca, "-keyfile", self.ca_key, "-in", csr, "-out", crt,
+                   "-startdate", start, "-enddate", end])
+        return crt, key
+
+    def selfsigned(self, name, kind="ec"):
+        base = self._base(name)
+        key = self._key(base, kind)
+        crt = os.path.join(self.dir, base + ".crt")
+        self._run(["openssl", "req", "-x509", "-new", "-key", key, "-days", "30", "-sha256", "-subj", "/CN=" + name,
+                   "-addext", "subjectAltName=DNS:" + name, "-out", crt])
+        return crt, key
