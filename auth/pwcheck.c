@@ -179,11 +179,14 @@ static int same (char const *a, char const *b)
   return !d ;
 }
 
+/* the wait applied to this attempt, for the log (ms) */
+static char waitfmt[UINT64_FMT] = "0" ;
+
 static void refuse (char const *user, char const *why, uint64_t now)
 {
   char ubuf[128] ;
   ft_fail(now) ;
-  strerr_warni("refused user=", safe(user, ubuf, sizeof(ubuf)), " ip=", cf.ipstr, " reason=", why) ;
+  strerr_warni("refused user=", safe(user, ubuf, sizeof(ubuf)), " ip=", cf.ipstr, " wait=", waitfmt, " reason=", why) ;
   _exit(1) ;
 }
 
@@ -248,6 +251,7 @@ int main (int argc, char const *const *argv)
 
   now = time(0) ;
   wait = ft_delay(now) ;
+  waitfmt[uint64_fmt(waitfmt, wait)] = 0 ;
   if (wait) msleep(wait) ;
 
   /* the lookups; an unknown user goes on with the dummy hash */
@@ -320,7 +324,7 @@ int main (int argc, char const *const *argv)
 
   if (setenv("USER", key.s, 1) < 0 || setenv("HOME", path.s, 1) < 0 || setenv("MAILDIR", path.s, 1) < 0)
     strerr_diefusys(111, "set the environment") ;
-  strerr_warni("ok user=", safe(key.s, ubuf, sizeof(ubuf)), " ip=", cf.ipstr) ;
+  strerr_warni("ok user=", safe(key.s, ubuf, sizeof(ubuf)), " ip=", cf.ipstr, " wait=", waitfmt) ;
   execvp(argv[1], (char *const *)argv + 1) ;
   strerr_diefusys(111, "exec ", argv[1]) ;
 }
