@@ -178,10 +178,10 @@ t.ok(r[0] == 98 and "handshake failed" in r[1] and not r[3], "plaintext instead 
 r = direct([], ok, send_and_leave(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"))
 t.ok(r[0] == 98 and "reason=eof" in r[1], "a client that leaves in the middle of its ClientHello: exit 98", r)
 r = direct(["-K", "700"], ok, idle)
-t.ok(r[0] == 98 and "reason=timeout" in r[1] and 0.5 < r[2] < 5 and not r[3],
+t.ok(r[0] == 98 and "reason=timeout" in r[1] and r[2] >= 0.6 and not r[3],
      "a client that connects and sends nothing is dropped after -K 700 ms: exit 98 (%.1f s)" % r[2], r)
 r = direct(["-K", "700"], ok, send(b"\x16\x03\x01\x02\x00\x01\x00"))
-t.ok(r[0] == 98 and "reason=timeout" in r[1] and r[2] < 5, "one that stops in the middle of its ClientHello too", r)
+t.ok(r[0] == 98 and "reason=timeout" in r[1] and r[2] >= 0.6, "one that stops in the middle of its ClientHello too", r)
 
 # -- 0: the engine's normal end, seen by the application (its parent) --
 result = inst.path("engine-status")
@@ -232,7 +232,7 @@ try:
 except (ssl.SSLError, OSError) as e:
     rest = repr(e)
 took = time.time() - t0
-t.ok(got == b"still here\n" and rest in (b"", "") and 0.5 < took < 5,
+t.ok(got == b"still here\n" and rest in (b"", "") and took >= 0.7,
      "-T 800: an idle session is closed (close_notify) after 0.8 s (%.1f s)" % took, (got, rest))
 c.close()
 t.is_(inst.read("log/stderr").count("tlsd: warning: idle timeout ip=127.0.0.1"), 1, "and it is logged")
