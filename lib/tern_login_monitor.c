@@ -6,6 +6,17 @@
    $LOGINFD, else tells the child how the chain exited. It never reads the
    network and never parses more than one capped record at a time.
 
+   Check-only mode (cf->checkonly, smtp-recv -s): the child keeps the
+   session for good. The chain is "checkpassword prog... true" with fds 0
+   and 1 on /dev/null and no $LOGINFD; its exit code is the verdict: 0
+   accepted ('Y', then the user name the monitor ran it with and a NUL:
+   the identity the child is to use), 1 refused ('N'), anything else
+   temporary ('T'). The monitor lets go of the connection at once.
+
+   UCSPI-TLS (cf->tlsfds, pop3-login under tlsd -u): the child does STLS
+   itself; a record flagged TERN_LOGIN_TLS gets the chain the engine's
+   read and write fds as its 0 and 1 instead of the network.
+
    States: M_IDLE (the child is talking to the client), M_CHAIN (a chain
    runs and has not taken the session yet), M_SERVED (it has: the child is
    gone, we wait for the chain). Children are reaped by pid only: under
@@ -44,8 +55,9 @@ static char const *safe (char const *s, char *buf, size_t max)
 }
 
 /* The chain's environment: ours, without the variables that name our
-   fds or our child's uid, plus LOGINFD. Nothing comes from the child. */
-static char const **chain_env (char const *const *envp)
+   fds or our child's uid, plus LOGINFD (unless check-only). Nothing
+   comes from the child. */
+static char const **chain_env (char const *const *envp, int checkonly)
 {
   static char const *const drop[] = { "LOGINFD=", "SSLCTLFD=", "SSLREADFD=", "SSLWRITEFD=", "TERN_LOGIN_UID=", "TERN_LOGIN_GID=", 0 } ;
   static char loginfd[16] = "LOGINFD=" ;
@@ -61,7 +73,7 @@ static char const **chain_env (char const *const *envp)
     if (!drop[k]) e[j++] = envp[i] ;
   }
   loginfd[8 + uint_fmt(loginfd + 8, TERN_LOGIN_FD)] = 0 ;
-  e[j++] = loginfd ;
+  if (!checkonly) e[j++] = loginfd ;
   e[j] = 0 ;
   return e ;
 }
@@ -79,24 +91,27 @@ static void child_main (tern_login_cf const *cf, int credfd, int verdictfd)
     if (!getuid() || !geteuid() || !getegid()) strerr_dief(111, "still root after dropping privileges") ;
   }
   /* other pre-auth children hold other users' passwords: no ptrace, no
-     core dumps, no children of its own */
+     core dumps, no children of its own (except in check-only mode, where
+     the session goes on here and runs a queue program per message) */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) strerr_diefusys(111, "prctl PR_SET_DUMPABLE") ;
-  if (setrlimit(RLIMIT_NPROC, &nofork) < 0 || setrlimit(RLIMIT_CORE, &nofork) < 0) strerr_diefusys(111, "setrlimit") ;
+  if ((!cf->checkonly && setrlimit(RLIMIT_NPROC, &nofork) < 0) || setrlimit(RLIMIT_CORE, &nofork) < 0) strerr_diefusys(111, "setrlimit") ;
   if (chdir("/") < 0) strerr_diefusys(111, "chdir to /") ;
   _exit((*cf->child)(&lg, cf->data)) ;
 }
 
-/* Starts the chain: 0, 1 and 2 as ours, 3 a pipe holding
-   "user NUL password NUL NUL" (an empty timestamp: no APOP), $LOGINFD the
-   write end of *loginfd, and nothing else. */
-static pid_t chain_start (tern_login_cf const *cf, char const *const *env, char const *user, size_t ulen, char const *pass, size_t plen, int *loginfd)
+/* Starts the chain: 0, 1 and 2 as ours (0 and 1 the TLS engine's pipes
+   when tls is set), 3 a pipe holding "user NUL password NUL NUL" (an
+   empty timestamp: no APOP), $LOGINFD the write end of *loginfd (none in
+   check-only mode, where our 0 and 1 are /dev/null), and nothing else. */
+static pid_t chain_start (tern_login_cf const *cf, char const *const *env, char const *user, size_t ulen, char const *pass, size_t plen, int tls, int *loginfd)
 {
   char rec[TERN_LOGIN_USERMAX + TERN_LOGIN_PASSMAX + 3] ;
-  int ap[2], lp[2] ;
+  int ap[2], lp[2] = { -1, -1 } ;
+  int in = tls ? cf->tlsfds[1] : 0, out = tls ? cf->tlsfds[2] : 1 ;
   size_t n = 0 ;
   pid_t pid ;
   if (pipe2(ap, O_CLOEXEC) < 0) return 0 ;
-  if (pipe2(lp, O_CLOEXEC) < 0) { fd_close(ap[0]) ; fd_close(ap[1]) ; return 0 ; }
+  if (!cf->checkonly && pipe2(lp, O_CLOEXEC) < 0) { fd_close(ap[0]) ; fd_close(ap[1]) ; return 0 ; }
   memcpy(rec, user, ulen) ; n += ulen ; rec[n++] = 0 ;
   memcpy(rec + n, pass, plen) ; n += plen ; rec[n++] = 0 ;
   rec[n++] = 0 ;
@@ -105,26 +120,31 @@ static pid_t chain_start (tern_login_cf const *cf, char const *const *env, char 
   explicit_bzero(rec, sizeof(rec)) ;
   fd_close(ap[1]) ; ap[1] = -1 ;
   /* the chain gets the network as tcpserver gave it: blocking */
-  ndelay_off(0) ; ndelay_off(1) ;
+  if (!cf->checkonly) { ndelay_off(in) ; ndelay_off(out) ; }
   pid = fork() ;
   if (pid < 0) goto err ;
   if (!pid)
   {
     sigset_t none ;
-    int a, l ;
+    int a, l = -1, i = in, o = out ;
     sigemptyset(&none) ;
     sigprocmask(SIG_SETMASK, &none, 0) ;
     sig_restore(SIGPIPE) ;
     sig_restore(SIGCHLD) ;
     a = fcntl(ap[0], F_DUPFD, 10) ;
-    l = fcntl(lp[1], F_DUPFD, 10) ;
-    if (a < 0 || l < 0 || dup2(a, 3) < 0 || dup2(l, TERN_LOGIN_FD) < 0) _exit(111) ;
-    closefrom(TERN_LOGIN_FD + 1) ;
+    if (!cf->checkonly) l = fcntl(lp[1], F_DUPFD, 10) ;
+    if (tls) { i = fcntl(in, F_DUPFD, 10) ; o = fcntl(out, F_DUPFD, 10) ; }
+    if (a < 0 || i < 0 || o < 0 || (!cf->checkonly && l < 0)
+     || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(a, 3) < 0
+     || (!cf->checkonly && dup2(l, TERN_LOGIN_FD) < 0)) _exit(111) ;
+    closefrom(cf->checkonly ? 4 : TERN_LOGIN_FD + 1) ;
     execve(cf->argv[0], (char *const *)cf->argv, (char *const *)env) ;
     strerr_warnwusys("exec ", cf->argv[0]) ;
     _exit(111) ;
   }
   fd_close(ap[0]) ;
+  *loginfd = -1 ;
+  if (cf->checkonly) return pid ;
   fd_close(lp[1]) ;
   *loginfd = lp[0] ;
   if (ndelay_on(lp[0]) < 0) strerr_diefusys(111, "ndelay_on") ;
@@ -133,7 +153,7 @@ static pid_t chain_start (tern_login_cf const *cf, char const *const *env, char 
   {
     int e = errno ;
     fd_close(ap[0]) ; if (ap[1] >= 0) fd_close(ap[1]) ;
-    fd_close(lp[0]) ; fd_close(lp[1]) ;
+    if (lp[0] >= 0) { fd_close(lp[0]) ; fd_close(lp[1]) ; }
     errno = e ;
   }
   return 0 ;
@@ -154,12 +174,32 @@ static void tell (int fd, char c)
   if (fd >= 0 && write(fd, &c, 1) < 0) {}   /* a dead child hears nothing: fine */
 }
 
+/* Check-only: 'Y', the identity, a NUL; one write, shorter than PIPE_BUF. */
+static void tell_ok (int fd, char const *user, size_t ulen)
+{
+  char v[TERN_LOGIN_USERMAX + 2] ;
+  v[0] = 'Y' ;
+  memcpy(v + 1, user, ulen) ;
+  v[ulen + 1] = 0 ;
+  if (fd >= 0 && write(fd, v, ulen + 2) < 0) {}
+}
+
+/* Our copies of the network, or of the TLS engine's pipes: let go. */
+static void drop_fds (tern_login_cf const *cf)
+{
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC) ;
+  if (nul >= 0) { dup2(nul, 0) ; dup2(nul, 1) ; fd_close(nul) ; }
+  if (cf->tlsfds) { fd_close(cf->tlsfds[1]) ; fd_close(cf->tlsfds[2]) ; }
+}
+
 int tern_login_monitor (tern_login_cf const *cf)
 {
   enum mstate_e st = M_IDLE ;
-  char const **env = chain_env(cf->envp) ;
+  char const **env = chain_env(cf->envp, cf->checkonly) ;
   char rec[TERN_LOGIN_RECMAX + 1] ;
   char userlog[80] ;
+  char ident[TERN_LOGIN_USERMAX] ;   /* check-only: the user the chain runs for */
+  size_t identlen = 0 ;
   int cp[2], vp[2] ;
   int credfd, verdictfd, loginfd = -1, spfd ;
   int childwstat = 0, handed = 0, killed = 0 ;
@@ -180,6 +220,10 @@ int tern_login_monitor (tern_login_cf const *cf)
   }
   fd_close(cp[1]) ; fd_close(vp[0]) ;
   credfd = cp[0] ; verdictfd = vp[1] ;
+  /* STARTTLS and STLS are the child's business; in check-only mode the
+     whole connection is */
+  if (cf->tlsfds) fd_close(cf->tlsfds[0]) ;
+  if (cf->checkonly) drop_fds(cf) ;
   if (ndelay_on(credfd) < 0) strerr_diefusys(111, "ndelay_on") ;
   spfd = selfpipe_init() ;
   if (spfd < 0 || selfpipe_trap(SIGCHLD) < 0) strerr_diefusys(111, "trap SIGCHLD") ;
@@ -209,10 +253,13 @@ int tern_login_monitor (tern_login_cf const *cf)
       else if (st == M_CHAIN)
       {
         int refused = WIFEXITED(wstat) && WEXITSTATUS(wstat) == 1 ;
+        int ok = cf->checkonly && WIFEXITED(wstat) && !WEXITSTATUS(wstat) ;
         char fmt[UINT_FMT] ;
         fmt[uint_fmt(fmt, WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 128 + WTERMSIG(wstat))] = 0 ;
-        strerr_warni("login ip=", cf->remoteip, " user=", userlog, refused ? " result=refused" : " result=temp", " exit=", fmt) ;
-        tell(verdictfd, refused ? 'N' : 'T') ;
+        strerr_warni("login ip=", cf->remoteip, " user=", userlog, ok ? " result=ok" : refused ? " result=refused" : " result=temp", " exit=", fmt) ;
+        if (ok) tell_ok(verdictfd, ident, identlen) ;
+        else tell(verdictfd, refused ? 'N' : 'T') ;
+        explicit_bzero(ident, sizeof(ident)) ;
         st = M_IDLE ;
       }
     }
@@ -220,13 +267,12 @@ int tern_login_monitor (tern_login_cf const *cf)
     {
       /* the session is the chain's: the child goes, the network is no
          longer ours to hold */
-      int nul = open("/dev/null", O_RDWR | O_CLOEXEC) ;
       strerr_warni("login ip=", cf->remoteip, " user=", userlog, " result=ok") ;
       tell(verdictfd, 'H') ;
       if (child) kill(child, SIGKILL) ;
       if (verdictfd >= 0) { fd_close(verdictfd) ; verdictfd = -1 ; }
       if (credfd >= 0) { fd_close(credfd) ; credfd = -1 ; }
-      if (nul >= 0) { dup2(nul, 0) ; dup2(nul, 1) ; fd_close(nul) ; }
+      drop_fds(cf) ;
       handed = 2 ;
     }
     if ((st == M_SERVED && !chain) || st == M_IDLE)
@@ -270,18 +316,23 @@ int tern_login_monitor (tern_login_cf const *cf)
         fd_close(credfd) ; credfd = -1 ;
         continue ;
       }
-      /* a well-formed record or the child is not trusted any more */
+      /* a well-formed record or the child is not trusted any more; the
+         TLS flag only where there is TLS to hand over */
       ulen = k >= 3 && !rec[k-1] ? strnlen(rec + 1, k - 1) : 0 ;
       plen = ulen ? k - ulen - 3 : 0 ;
       if (!ulen || ulen > TERN_LOGIN_USERMAX || 1 + ulen + 1 + plen + 1 != (size_t)k
-       || plen > TERN_LOGIN_PASSMAX || memchr(rec + ulen + 2, 0, plen))
+       || plen > TERN_LOGIN_PASSMAX || memchr(rec + ulen + 2, 0, plen)
+       || ((unsigned char)rec[0] & ~TERN_LOGIN_TLS)
+       || (rec[0] & TERN_LOGIN_TLS && !cf->checkonly && !cf->tlsfds))
       {
         explicit_bzero(rec, sizeof(rec)) ;
         kill(child, SIGKILL) ;
         strerr_dief(111, "malformed credentials record from the pre-auth child: killed it") ;
       }
       safe(rec + 1, userlog, sizeof(userlog)) ;
-      chain = chain_start(cf, env, rec + 1, ulen, rec + ulen + 2, plen, &loginfd) ;
+      memcpy(ident, rec + 1, ulen) ;
+      identlen = ulen ;
+      chain = chain_start(cf, env, rec + 1, ulen, rec + ulen + 2, plen, !cf->checkonly && rec[0] & TERN_LOGIN_TLS, &loginfd) ;
       explicit_bzero(rec, sizeof(rec)) ;
       if (!chain)
       {

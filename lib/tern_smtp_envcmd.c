@@ -3,6 +3,7 @@
      MAIL: SIZE=n (RFC 1870 3), BODY=7BIT|8BITMIME (RFC 6152 2),
            SMTPUTF8 (RFC 6531 3.4), RET=FULL|HDRS and ENVID=xtext (RFC 3461 4.3, 4.4)
      RCPT: NOTIFY=NEVER|SUCCESS,FAILURE,DELAY and ORCPT=addr-type;xtext (RFC 3461 4.1, 4.2)
+     MAIL with TERN_ENV_AUTHOK: AUTH=xtext (RFC 4954 5), checked and dropped
    Anything else is "not recognized" (555, RFC 5321 4.1.1.11). */
 
 #include <stdint.h>
@@ -99,7 +100,7 @@ int tern_smtp_envcmd (char const *s, size_t len, unsigned int in, tern_envcmd *e
   int rcpt = !!(in & TERN_ENV_RCPT) ;
   char const *key = rcpt ? "TO:" : "FROM:" ;
   size_t klen = rcpt ? 3 : 5, i, n ;
-  int u8 = 0, u8params = 0 ;
+  int u8 = 0, u8params = 0, auth = 0 ;
   memset(e, 0, sizeof(*e)) ;
   addr[0] = 0 ;
   if (len < klen || strncasecmp(s, key, klen)) return TERN_ENVCMD_SYNTAX ;
@@ -157,6 +158,12 @@ int tern_smtp_envcmd (char const *s, size_t len, unsigned int in, tern_envcmd *e
       if (e->envid || !p.val || p.vallen > 100 || !xtext_ok(p.val, p.vallen, 0)) return TERN_ENVCMD_BADPARAM ;
       e->envid = p.val ;
       e->envidlen = p.vallen ;
+    }
+    else if (!rcpt && in & TERN_ENV_AUTHOK && kw(&p, "AUTH"))
+    {
+      /* RFC 4954 5: an xtext mailbox or "<>"; taken as AUTH=<> whatever
+         it says (the session's own login is what counts) */
+      if (auth++ || !p.val || !p.vallen || p.vallen > 500 || !xtext_ok(p.val, p.vallen, 0)) return TERN_ENVCMD_BADPARAM ;
     }
     else if (rcpt && kw(&p, "NOTIFY"))
     {

@@ -9,7 +9,12 @@
    The child reads the network one octet at a time, so that whatever the
    client pipelined behind PASS or AUTH stays in the socket for
    pop3-serve. Replies are buffered and flushed only before blocking on
-   input, or before a login attempt (the chain speaks next). */
+   input, or before a login attempt (the chain speaks next).
+
+   STLS (RFC 2595 4) goes through tlsd -u (UCSPI-TLS) in STARTTLS's order
+   (STYLE.md 9); the monitor then gives the chain the engine's pipes.
+   Logins need TLS (STLS, or tlsd in front: SSL_PROTOCOL) unless
+   POP3_PLAINTEXT=1 (RFC 2595 2.3). */
 
 #include <errno.h>
 #include <signal.h>
@@ -45,6 +50,9 @@ static struct
   unsigned int timeout ;     /* POP3_TIMEOUT, seconds of waiting for a line */
   unsigned int maxerrors ;   /* POP3_MAXERRORS, bad or unknown commands */
   unsigned int maxlogins ;   /* POP3_MAXLOGINS, failed logins on one connection */
+  int plaintext ;            /* POP3_PLAINTEXT=1: logins allowed before TLS */
+  int tlsavail ;             /* under tlsd -u: STLS can be offered */
+  int tlsfds[3] ;            /* SSLCTLFD, SSLREADFD, SSLWRITEFD */
   char const *remoteip ;
 } cf ;
 
@@ -53,11 +61,17 @@ enum astate_e { A_START, A_USER } ;
 static struct
 {
   enum astate_e state ;
+  int tls ;                  /* TLS is on: tlsd in front (SSL_PROTOCOL), or after STLS */
+  int stls ;                 /* after STLS: the chain gets the engine's pipes */
   unsigned int errors ;
   unsigned int failures ;
   size_t ulen ;
   char user[TERN_LOGIN_USERMAX + 1] ;
 } ss = { .state = A_START } ;
+
+/* Logins in plain text only where POP3_PLAINTEXT allows them. */
+#define LOGIN_OK (ss.tls || cf.plaintext)
+#define NOPLAIN "-ERR [AUTH] Plain-text login disallowed, start TLS first"
 
 static tern_login const *login ;
 static char line[LINEMAX + 1] ;
@@ -166,7 +180,7 @@ static void attempt (char const *user, size_t ulen, char const *pass, size_t ple
   else
   {
     flush() ;   /* the chain speaks next */
-    r = tern_login_check(login, user, ulen, pass, plen, 0) ;
+    r = tern_login_check(login, user, ulen, pass, plen, ss.stls ? TERN_LOGIN_TLS : 0, 0) ;
   }
   /* here only when refused or failed: a good login never comes back */
   if (r == TERN_LOGIN_TEMP) reply("-ERR [SYS/TEMP] Temporary failure, try again later") ;
@@ -184,6 +198,8 @@ typedef void action_func (char *, size_t) ;
 
 static void do_user (char *arg, size_t len)
 {
+  /* RFC 3206 5: [AUTH] covers a login against policy */
+  if (!LOGIN_OK) { error(NOPLAIN) ; return ; }
   if (!len) { error("-ERR Syntax: USER name") ; return ; }
   if (len > TERN_LOGIN_USERMAX) { error("-ERR Name too long") ; return ; }
   memcpy(ss.user, arg, len) ;
@@ -195,6 +211,7 @@ static void do_user (char *arg, size_t len)
 
 static void do_pass (char *arg, size_t len)
 {
+  if (!LOGIN_OK) { explicit_bzero(arg, len) ; error(NOPLAIN) ; return ; }
   if (ss.state != A_USER) { error("-ERR Send USER first") ; return ; }
   attempt(ss.user, ss.ulen, arg, len) ;
   explicit_bzero(arg, len) ;
@@ -209,7 +226,8 @@ static void do_auth (char *arg, size_t len)
   char *resp ;
   size_t rlen, sp ;
   ssize_t n ;
-  if (!len) { reply("+OK Mechanisms follow\r\nPLAIN\r\n.") ; return ; }
+  if (!len) { reply(LOGIN_OK ? "+OK Mechanisms follow\r\nPLAIN\r\n." : "+OK Mechanisms follow\r\n.") ; return ; }
+  if (!LOGIN_OK) { explicit_bzero(arg, len) ; error(NOPLAIN) ; return ; }
   for (sp = 0 ; sp < len && arg[sp] != ' ' ; sp++) ;
   if (sp != 5 || strncasecmp(arg, "PLAIN", 5)) { error("-ERR Unsupported authentication mechanism") ; return ; }
   if (sp < len)
@@ -244,10 +262,15 @@ static void do_auth (char *arg, size_t len)
   explicit_bzero(dec, n) ;
 }
 
-/* The capabilities of both states (RFC 2449 5): pop3-serve says the same. */
+/* The capabilities (RFC 2449 5), as pop3-serve's after the login, but
+   USER and SASL PLAIN only where a login may happen (RFC 2595 6: no
+   PLAIN in the clear), STLS only before TLS under tlsd -u (RFC 2595 4). */
 static void do_capa (char *arg, size_t len)
 {
-  reply("+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nIMPLEMENTATION tern\r\n.") ;
+  out("+OK Capability list follows\r\nTOP\r\nUIDL\r\n") ;
+  if (LOGIN_OK) out("USER\r\nSASL PLAIN\r\n") ;
+  if (cf.tlsavail && !ss.tls) out("STLS\r\n") ;
+  reply("RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nIMPLEMENTATION tern\r\n.") ;
 }
 
 static void do_quit (char *arg, size_t len)
@@ -256,7 +279,54 @@ static void do_quit (char *arg, size_t len)
 }
 
 static void do_apop (char *arg, size_t len) { error("-ERR APOP is not supported") ; }
-static void do_stls (char *arg, size_t len) { error("-ERR STLS is not available") ; }
+
+/* RFC 2595 4, in STARTTLS's order (STYLE.md 9): what the client sent
+   behind STLS came in the clear and is dropped (we read one octet at a
+   time, so it is still in the socket: read it out now; what comes after
+   the +OK goes to the engine, which takes it for a broken handshake);
+   +OK; "Y" to the engine; its SSL_* block; its pipes as fds 0 and 1;
+   nothing of before is kept but the counts of errors and failures. */
+static void do_stls (char *arg, size_t len)
+{
+  tern_tlsinfo info = TERN_TLSINFO_ZERO ;
+  size_t dropped = 0 ;
+  tain d ;
+  if (ss.tls) { error("-ERR Command not permitted when TLS active") ; return ; }
+  if (!cf.tlsavail) { error("-ERR STLS is not available") ; return ; }
+  if (len) { error("-ERR Syntax: STLS") ; return ; }
+  for (;;)
+  {
+    char buf[512] ;
+    ssize_t r = read(0, buf, sizeof(buf)) ;
+    if (r < 0 && errno == EINTR) continue ;
+    if (r <= 0 || dropped > 65536) break ;
+    dropped += r ;
+  }
+  reply("+OK Begin TLS negotiation") ;
+  flush() ;
+  tain_now_g() ;
+  tain_addsec_g(&d, cf.timeout) ;
+  if (!tern_ucspitls_start(cf.tlsfds[0], &d, &info))
+  {
+    int e = errno ;
+    strerr_warnw("stls ip=", cf.remoteip, " result=failed reason=", e == EPIPE ? "handshake" : strerror(e)) ;
+    _exit(0) ;
+  }
+  if (fd_move(0, cf.tlsfds[1]) < 0 || fd_move(1, cf.tlsfds[2]) < 0 || ndelay_on(0) < 0 || ndelay_on(1) < 0)
+    strerr_diefusys(111, "switch to the TLS engine") ;
+  fd_close(cf.tlsfds[0]) ;
+  cf.tlsavail = 0 ;
+  ss.tls = ss.stls = 1 ;
+  ss.state = A_START ;
+  explicit_bzero(ss.user, sizeof(ss.user)) ;
+  ss.ulen = 0 ;
+  {
+    char fmt[SIZE_FMT] ;
+    fmt[size_fmt(fmt, dropped)] = 0 ;
+    strerr_warni("stls ip=", cf.remoteip, " protocol=", info.protocol, " cipher=", info.cipher, " dropped=", fmt) ;
+  }
+}
+
 static void do_early (char *arg, size_t len) { error("-ERR Not logged in") ; }
 static void do_unknown (char *arg, size_t len) { error("-ERR Unknown command") ; }
 
@@ -329,6 +399,12 @@ int main (int argc, char const *const *argv)
   cf.timeout = envnum("POP3_TIMEOUT", 600, 0) ;
   cf.maxerrors = envnum("POP3_MAXERRORS", 20, 1) ;
   cf.maxlogins = envnum("POP3_MAXLOGINS", 3, 1) ;
+  {
+    char const *x = getenv("POP3_PLAINTEXT") ;
+    if (!x || !*x || !strcmp(x, "0")) cf.plaintext = 0 ;
+    else if (!strcmp(x, "1")) cf.plaintext = 1 ;
+    else strerr_dief(100, "invalid $POP3_PLAINTEXT") ;
+  }
   cf.remoteip = ucspi_get("REMOTEIP") ;
   if (!cf.remoteip) cf.remoteip = getenv("TCPREMOTEIP") ;
   if (!cf.remoteip || !*cf.remoteip) cf.remoteip = "unknown" ;
@@ -351,6 +427,14 @@ int main (int argc, char const *const *argv)
     if (!uint0_scan(x, &u) || !uint0_scan(y, &g)) strerr_dief(100, "invalid TERN_LOGIN_UID or TERN_LOGIN_GID") ;
     if (!u || !g) strerr_dief(100, "refusing to run the pre-auth child as root") ;
     lcf.uid = u ; lcf.gid = g ;
+  }
+  /* TLS: on from the start under tlsd (implicit, port 995), or STLS
+     under tlsd -u; variables that name no open fds are ignored (no STLS) */
+  {
+    char const *x = getenv("SSL_PROTOCOL") ;
+    if (x && *x) ss.tls = 1 ;
+    else if (tern_ucspitls_fds(cf.tlsfds)) { cf.tlsavail = 1 ; lcf.tlsfds = cf.tlsfds ; }
+    else if (errno != ENOENT) strerr_warnw("invalid SSLCTLFD, SSLREADFD or SSLWRITEFD: no STLS") ;
   }
   lcf.timeout = cf.timeout ;
   lcf.remoteip = cf.remoteip ;

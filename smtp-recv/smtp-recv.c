@@ -11,8 +11,14 @@
    PIPELINING asks of a server. DATA and BDAT share one byte machine
    (data_feed) that runs in linear time. STARTTLS goes through tlsd -u
    (UCSPI-TLS): smtp-recv never sees TLS, only the plaintext pipes of the
-   engine after it; AUTH slots in later (the authed flag is already used
-   by the relay check and the Received line). */
+   engine after it.
+
+   Submission (-s checkpassword...): started as root, smtp-recv runs the
+   login monitor of lib/ in check-only mode; the session runs in its
+   unprivileged child (ternlogin), which sends each AUTH's credentials to
+   the monitor and gets back a verdict and the identity checked. AUTH
+   needs TLS, MAIL needs AUTH, the sender must be the user's, and the
+   header gets Date: and Message-ID: when it has none (RFC 6409 8). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +49,7 @@
 
 #include "tern.h"
 
-#define USAGE "smtp-recv"
+#define USAGE "smtp-recv [ -s checkpassword [ arg... ] ]"
 #define dieusage() strerr_dieusage(100, USAGE)
 
 /* DSN (RFC 3461) is advertised only once queue-run honours it; its
@@ -56,6 +62,8 @@
    what SIZE, BODY, SMTPUTF8, the DSN parameters (ENVID 100, ORCPT 500,
    RFC 3461 4.2 and 4.4) and AUTH= (RFC 4954 5) may add. */
 #define CMDMAX 2048
+/* An AUTH command or SASL response with its CRLF (RFC 4954 4). */
+#define AUTHMAX 12288
 
 extern char **environ ;
 
@@ -84,6 +92,9 @@ static struct
   cdb aliases ;
   int tlsavail ;              /* under tlsd -u: STARTTLS can be offered */
   int tlsfds[3] ;             /* SSLCTLFD, SSLREADFD, SSLWRITEFD */
+  int submit ;                /* -s: submission */
+  unsigned int maxlogins ;    /* SMTP_MAXLOGINS: failed AUTHs on one connection, 0: no limit */
+  int anysender ;             /* SUBMIT_ANY_SENDER=1: no check of the sender */
 } cf = { .me = STRALLOC_ZERO, .domains = STRALLOC_ZERO, .queuepath = STRALLOC_ZERO, .users = CDB_ZERO, .aliases = CDB_ZERO } ;
 
 /* ---- the session ---- */
@@ -102,6 +113,7 @@ static char const *const state_names[ST_N] = { "greet", "helo", "mail", "rcpt", 
 #endif
 #define S(x) (1U << (x))
 #define ST_ANY (S(ST_GREET) | S(ST_HELO) | S(ST_MAIL) | S(ST_RCPT) | S(ST_BDAT))
+#define OOS_GREET "503 5.5.1 Send EHLO or HELO first"
 
 static struct
 {
@@ -110,7 +122,10 @@ static struct
   int tls ;                /* TLS is on: STARTTLS done, or SSL_PROTOCOL set at start (tlsd, implicit TLS) */
   char tlsproto[16] ;      /* SSL_PROTOCOL and SSL_CIPHER, for the Received: line */
   char tlscipher[64] ;
-  int authed ;             /* AUTH succeeded (not yet: always 0) */
+  int authed ;             /* AUTH succeeded: ss.user is the monitor's identity */
+  unsigned int authfail ;  /* refused AUTHs */
+  size_t userlen ;
+  char user[TERN_LOGIN_USERMAX + 1] ;   /* lowercased */
   unsigned int errors ;    /* 4xx/5xx replies to commands */
   unsigned int ncmds ;
   stralloc helo ;          /* HELO/EHLO argument, printable */
@@ -149,6 +164,23 @@ static struct
   char qbuf[8192] ;
 } m = { .pid = 0, .mfd = -1, .efd = -1 } ;
 
+/* Submission: where the header section ends, and whether it has Date:
+   and Message-ID:. The start of each header line is held until it is
+   known to be a field ("name:", blanks allowed before the colon), a
+   continuation, or the first line that is neither: the end of the
+   header, where the missing fields go. */
+enum hstate_e { H_BOL, H_NAME, H_NAMEWS, H_LINE, H_DONE } ;
+
+static struct
+{
+  enum hstate_e st ;
+  int fields ;             /* a field was seen: a line may continue it */
+  int date, msgid ;        /* Date:, Message-ID: seen */
+  size_t nlen ;            /* the field name's length in hold */
+  size_t n ;               /* octets held */
+  char hold[1000] ;        /* a line can hold no more (RFC 5322 2.1.1) */
+} h ;
+
 /* ---- network input: one bounded buffer, every read with a deadline ---- */
 
 static char ibuf[16384] ;
@@ -157,6 +189,7 @@ static char obufspace[4096] ;
 static buffer obuf = BUFFER_INIT(&buffer_write, 1, obufspace, sizeof(obufspace)) ;
 
 static void q_abort (void) ;
+static ssize_t getcmd (char *, size_t, size_t *) ;
 
 /* Printable copy for logs and headers: no controls, no spaces, bounded. */
 static char const *safe (char const *s, size_t len, char *buf, size_t max)
@@ -394,6 +427,91 @@ static char const *q_finish (char *buf)
   return q_reply(wstat, buf) ;
 }
 
+/* ---- submission: Date: and Message-ID: when missing (RFC 6409 8) ---- */
+
+static int ftext (char c)
+{
+  return c > 32 && c < 127 && c != ':' ;   /* RFC 5322 3.6.8 */
+}
+
+static int hdr_is (char const *name)
+{
+  return h.nlen == strlen(name) && !strncasecmp(h.hold, name, h.nlen) ;
+}
+
+/* The end of the header section: the missing fields, and the empty line
+   the body lacks when a line that is no field ended the header. */
+static void hdr_end (int blank)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  h.st = H_DONE ;
+  if (!h.date)
+  {
+    char date[TERN_DATE822_LEN] ;
+    size_t n = tern_date822(date, time(0)) ;
+    if (!stralloc_cats(&sa, "Date: ") || !stralloc_catb(&sa, date, n) || !stralloc_catb(&sa, "\n", 1)) goto nomem ;
+  }
+  if (!h.msgid && (!stralloc_cats(&sa, "Message-ID: ") || !tern_msgid(&sa, cf.me.s) || !stralloc_catb(&sa, "\n", 1))) goto nomem ;
+  if (blank && sa.len && !stralloc_catb(&sa, "\n", 1)) goto nomem ;
+  q_put(sa.s, sa.len) ;
+  stralloc_free(&sa) ;
+  return ;
+ nomem:
+  die421(111, "4.3.0", "Out of memory", "nomem") ;
+}
+
+/* What was held, then c, after the end of the header. */
+static void hdr_nofield (char c)
+{
+  hdr_end(1) ;
+  q_put(h.hold, h.n) ;
+  q_put(&c, 1) ;
+}
+
+/* A field: what was held and c go out, the rest of the line follows. */
+static void hdr_field (char c)
+{
+  if (hdr_is("date")) h.date = 1 ;
+  else if (hdr_is("message-id")) h.msgid = 1 ;
+  h.fields = 1 ;
+  h.st = c == '\n' ? H_BOL : H_LINE ;
+  q_put(h.hold, h.n) ;
+  q_put(&c, 1) ;
+}
+
+static void hdr_octet (char c)
+{
+  switch (h.st)
+  {
+    case H_BOL :
+      h.n = h.nlen = 0 ;
+      if (c == '\n') { hdr_end(0) ; q_put(&c, 1) ; }          /* the empty line */
+      else if ((c == ' ' || c == '\t') && h.fields) { h.st = H_LINE ; q_put(&c, 1) ; }
+      else if (ftext(c)) { h.hold[h.n++] = c ; h.nlen = 1 ; h.st = H_NAME ; }
+      else hdr_nofield(c) ;
+      break ;
+    case H_NAME :
+      if (c == ':') hdr_field(c) ;
+      else if (h.n == sizeof(h.hold)) hdr_field(c) ;       /* a field name this long is none we look for */
+      else if (ftext(c)) { h.hold[h.n++] = c ; h.nlen++ ; }
+      else if (c == ' ' || c == '\t') { h.hold[h.n++] = c ; h.st = H_NAMEWS ; }
+      else hdr_nofield(c) ;
+      break ;
+    case H_NAMEWS :   /* RFC 5322 4.5.3: obsolete blanks before the colon */
+      if (c == ':') hdr_field(c) ;
+      else if ((c == ' ' || c == '\t') && h.n < sizeof(h.hold)) h.hold[h.n++] = c ;
+      else hdr_nofield(c) ;
+      break ;
+    case H_LINE :
+      if (c == '\n') h.st = H_BOL ;
+      q_put(&c, 1) ;
+      break ;
+    case H_DONE :
+      q_put(&c, 1) ;
+      break ;
+  }
+}
+
 /* ---- the byte machine of DATA (RFC 5321 4.1.1.4, 4.5.2) and BDAT (RFC 3030) ---- */
 
 /* One octet of the message as stored (LF line ends), with the checks. */
@@ -428,7 +546,8 @@ static void emit (char c)
     if (m.pid) q_abort() ;
     return ;
   }
-  q_put(&c, 1) ;
+  if (h.st == H_DONE) q_put(&c, 1) ;
+  else hdr_octet(c) ;
 }
 
 /* A CR or LF that is not part of a CRLF (RFC 5321 2.3.8): never a line
@@ -536,6 +655,9 @@ static void msg_start (int bdat)
   m.inhdr = 1 ;
   m.hdrpos = 0 ;
   m.err = 0 ;
+  /* only submission adds fields to the header */
+  memset(&h, 0, sizeof(h)) ;
+  h.st = cf.submit ? H_BOL : H_DONE ;
   q_start() ;
   received() ;
 }
@@ -550,6 +672,8 @@ static void msg_end (void)
     if (m.st == D_CR) bare('\r') ;            /* a trailing lone CR */
     if (m.linelen) emit('\n') ;               /* the stored message ends with a line end */
   }
+  /* a message that is all header: the missing fields go at its end */
+  if (h.st == H_BOL && !m.err) hdr_end(0) ;
   if (m.err & MSG_ESIZE) r = "552 5.3.4 Message size exceeds fixed maximum message size" ;   /* RFC 1870 6.1 */
   else if (m.err & MSG_EBARE) r = "554 5.6.0 Bare CR or LF in message (RFC 5321 2.3.8)" ;
   else if (m.err & MSG_ELINE) r = "554 5.6.0 Line too long" ;
@@ -654,6 +778,7 @@ static void do_helo_common (char *arg, size_t len, int ehlo)
   reply("250-ENHANCEDSTATUSCODES") ;             /* RFC 2034 */
   reply("250-SMTPUTF8") ;                        /* RFC 6531 */
   if (cf.tlsavail && !ss.tls) reply("250-STARTTLS") ;   /* RFC 3207 */
+  if (cf.submit && ss.tls) reply("250-AUTH PLAIN LOGIN") ;   /* RFC 4954, only over TLS */
   if (SMTP_DSN) reply("250-DSN") ;               /* RFC 3461 */
   reply("250 CHUNKING") ;                        /* RFC 3030 */
 }
@@ -679,11 +804,92 @@ static void envcmd_error (int r, int rcpt)
   }
 }
 
+/* ---- submission: whose addresses the user may send from ---- */
+
+/* a (lowercase) is the user's address or one of its +detail forms. */
+static int is_user (char const *a, size_t len)
+{
+  size_t at = tern_addr_domain(a, len), plus = byte_chr(a, at, '+') ;
+  if (len == ss.userlen && !memcmp(a, ss.user, len)) return 1 ;
+  return plus && plus < at && plus + len - at == ss.userlen
+    && !memcmp(a, ss.user, plus) && !memcmp(a + at, ss.user + plus, len - at) ;
+}
+
+/* Does an alias of a (lowercase) lead to the user, through aliases.cdb as
+   deliver reads it (the address, else its local part in a local domain,
+   each also without +detail; the first key found), targets without a
+   domain taking a's, nested up to 10 levels? 1, 0, or -1 on a read error. */
+static int alias_leads (char const *a, size_t len, unsigned int depth, stralloc *seen)
+{
+  size_t at = tern_addr_domain(a, len), plus = byte_chr(a, at, '+') ;
+  int local = at < len && tern_domain_in(cf.domains.s, cf.domains.len, a + at + 1, len - at - 1) ;
+  char base[len + 1] ;
+  size_t blen = 0 ;
+  struct { char const *s ; size_t len ; } keys[4] ;
+  unsigned int nk = 0 ;
+  cdb_data d ;
+  int r = 0 ;
+  if (depth > 10) return 0 ;
+  for (size_t i = 0 ; i < seen->len ; i += strlen(seen->s + i) + 1)
+    if (!strcmp(seen->s + i, a)) return 0 ;
+  if (!stralloc_catb(seen, a, len) || !stralloc_0(seen)) return -1 ;
+  keys[nk].s = a ; keys[nk++].len = len ;
+  if (local) { keys[nk].s = a ; keys[nk++].len = at ; }
+  if (plus && plus < at)
+  {
+    memcpy(base, a, plus) ;
+    memcpy(base + plus, a + at, len - at) ;
+    blen = plus + len - at ;
+    keys[nk].s = base ; keys[nk++].len = blen ;
+    if (local) { keys[nk].s = base ; keys[nk++].len = plus ; }
+  }
+  for (unsigned int k = 0 ; k < nk && !r ; k++) r = tern_cdb_find(&cf.aliases, &d, keys[k].s, keys[k].len) ;
+  if (r <= 0) return r ;
+  for (size_t i = 0 ; i < d.len ; )
+  {
+    size_t n = strnlen(d.s + i, d.len - i) ;
+    int qualify = !memchr(d.s + i, '@', n) ;
+    size_t tlen = qualify ? n + len - at : n ;
+    char t[tlen + 1] ;
+    if (n && d.s[i] != '|' && d.s[i] != '/' && (!qualify || at < len))
+    {
+      memcpy(t, d.s + i, n) ;
+      if (qualify) memcpy(t + n, a + at, len - at) ;
+      t[tlen] = 0 ;
+      tern_lower(t, tlen) ;
+      if (is_user(t, tlen)) return 1 ;
+      r = alias_leads(t, tlen, depth + 1, seen) ;
+      if (r) return r ;
+    }
+    i += n + 1 ;
+  }
+  return 0 ;
+}
+
+/* 1 if the user may use addr (domain lowercased) as the sender, 0 if
+   not, -1 if aliases.cdb could not be read. */
+static int sender_ok (char const *addr, size_t len)
+{
+  char a[len + 1] ;
+  stralloc seen = STRALLOC_ZERO ;
+  int r ;
+  memcpy(a, addr, len) ;
+  a[len] = 0 ;
+  tern_lower(a, len) ;
+  if (is_user(a, len)) return 1 ;
+  r = alias_leads(a, len, 0, &seen) ;
+  stralloc_free(&seen) ;
+  return r ;
+}
+
 static void do_mail (char *arg, size_t len)
 {
   tern_envcmd e ;
   char addr[len + 1] ;
-  int r = tern_smtp_envcmd(arg, len, 0, &e, addr) ;
+  int r ;
+  if (cf.submit && !ss.tls) { reply("530 5.7.0 Must issue a STARTTLS command first") ; return ; }   /* RFC 3207 4 */
+  if (cf.submit && !ss.authed) { reply("530 5.7.0 Authentication required") ; return ; }         /* RFC 4954 6 */
+  r = tern_smtp_envcmd(arg, len, cf.submit ? TERN_ENV_AUTHOK : 0, &e, addr) ;
   if (r) { envcmd_error(r, 0) ; return ; }
   if (e.flags & TERN_ENV_SIZE && cf.maxsize && e.size > cf.maxsize)
   {
@@ -691,6 +897,20 @@ static void do_mail (char *arg, size_t len)
     return ;
   }
   tern_addr_canon(addr, e.addrlen, 0) ;
+  /* the null sender is allowed: notifications (MDNs, vacation replies) use it */
+  if (cf.submit && !cf.anysender && e.addrlen)
+  {
+    char buf[300], ubuf[300] ;
+    r = sender_ok(addr, e.addrlen) ;
+    if (r < 0) { reply("451 4.3.0 Temporary lookup failure") ; return ; }
+    if (!r)
+    {
+      strerr_warni("sender ip=", cf.remoteip, " user=", safe(ss.user, ss.userlen, ubuf, sizeof(ubuf)),
+        " from=<", safe(addr, e.addrlen, buf, sizeof(buf)), "> result=553") ;
+      reply("553 5.7.1 Sender address not owned by you") ;
+      return ;
+    }
+  }
   ss.env.len = 0 ;
   ss.sender = 1 ;
   if (!cat_record('F', addr, e.addrlen)
@@ -858,8 +1078,109 @@ static void do_help (char *arg, size_t len)
   reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP") ;
 }
 
-/* EXPN, STARTTLS outside tlsd -u, and AUTH until it is written: known, not offered. */
+/* EXPN, STARTTLS outside tlsd -u, and AUTH outside submission: known, not offered. */
 static void do_notimpl (char *arg, size_t len) { reply("502 5.5.1 Command not implemented") ; }
+
+/* ---- AUTH (RFC 4954; PLAIN, RFC 4616; LOGIN, draft-murchison-sasl-login) ---- */
+
+static char authline[AUTHMAX + 1] ;
+static tern_login const *login ;   /* the way to the monitor */
+
+/* A base64 response (s, len octets; "=" the empty initial response) into
+   out, room for AUTHMAX / 4 * 3: its length, or -1 once the reply went. */
+static ssize_t auth_decode (char *s, size_t len, int initial, char *out)
+{
+  ssize_t n ;
+  if (len == 1 && s[0] == '*') { reply("501 5.7.0 Authentication cancelled") ; return -1 ; }
+  if (initial && len == 1 && s[0] == '=') return 0 ;
+  n = tern_base64_decode(out, s, len) ;
+  explicit_bzero(s, len) ;
+  if (n < 0) reply("501 5.5.2 Cannot decode response") ;
+  return n ;
+}
+
+/* "334 challenge", then the client's response, decoded. */
+static ssize_t auth_read (char const *challenge, char *out)
+{
+  size_t raw ;
+  ssize_t len ;
+  reply_nc("334 ", challenge) ;
+  len = getcmd(authline, AUTHMAX, &raw) ;
+  if (len < 0) { reply("500 5.5.6 Authentication exchange line is too long") ; return -1 ; }
+  return auth_decode(authline, len, 0, out) ;
+}
+
+/* The verdict of the login monitor (check-only mode): the identity is
+   the monitor's, never what this process sent. */
+static void auth_verify (char const *mech, char const *user, size_t ulen, char const *pass, size_t plen)
+{
+  char id[TERN_LOGIN_USERMAX + 1] ;
+  int r = tern_login_check(login, user, ulen, pass, plen, 0, id) ;
+  if (r == TERN_LOGIN_OK)
+  {
+    char ubuf[300] ;
+    ss.userlen = strlen(id) ;
+    memcpy(ss.user, id, ss.userlen + 1) ;
+    tern_lower(ss.user, ss.userlen) ;
+    explicit_bzero(id, sizeof(id)) ;
+    ss.authed = 1 ;
+    strerr_warni("auth ip=", cf.remoteip, " mech=", mech, " user=", safe(ss.user, ss.userlen, ubuf, sizeof(ubuf)), " result=ok") ;
+    reply("235 2.7.0 Authentication successful") ;
+    return ;
+  }
+  if (r == TERN_LOGIN_TEMP) { reply("454 4.7.0 Temporary authentication failure") ; return ; }
+  reply("535 5.7.8 Authentication credentials invalid") ;
+  if (cf.maxlogins && ++ss.authfail >= cf.maxlogins)
+    die421(0, "4.7.0", "Too many failed authentications, closing connection", "auth-failures") ;
+}
+
+static void do_auth (char *arg, size_t len)
+{
+  static char dec[AUTHMAX / 4 * 3 + 1], dec2[AUTHMAX / 4 * 3 + 1] ;
+  size_t sp = byte_chr(arg, len, ' ') ;
+  char *resp = sp < len ? arg + sp + 1 : 0 ;
+  size_t rlen = sp < len ? len - sp - 1 : 0 ;
+  ssize_t n, n2 ;
+  if (!cf.submit) { do_notimpl(arg, len) ; return ; }
+  if (ss.state == ST_GREET) { reply(OOS_GREET) ; return ; }
+  /* RFC 4954 4: once only (and so never in a transaction: MAIL needs AUTH) */
+  if (ss.authed) { reply("503 5.5.1 Already authenticated") ; return ; }
+  if (!ss.tls) { explicit_bzero(arg, len) ; reply("538 5.7.11 Encryption required for requested authentication mechanism") ; return ; }
+  if (sp == 5 && !strncasecmp(arg, "PLAIN", 5))
+  {
+    tern_sasl_plain_t p ;
+    n = resp ? auth_decode(resp, rlen, 1, dec) : auth_read("", dec) ;
+    if (n < 0) return ;
+    if (!tern_sasl_plain(dec, n, &p)) { explicit_bzero(dec, n) ; reply("501 5.5.2 Malformed PLAIN response") ; return ; }
+    /* RFC 4616 2: no acting as another identity than the one proven */
+    if (p.authzidlen && (p.authzidlen != p.authcidlen || strncasecmp(p.authzid, p.authcid, p.authcidlen)))
+    {
+      explicit_bzero(dec, n) ;
+      strerr_warni("auth ip=", cf.remoteip, " mech=PLAIN result=refused reason=authzid") ;
+      reply("535 5.7.8 Authorization identity other than the user refused") ;
+      if (cf.maxlogins && ++ss.authfail >= cf.maxlogins)
+        die421(0, "4.7.0", "Too many failed authentications, closing connection", "auth-failures") ;
+      return ;
+    }
+    auth_verify("PLAIN", p.authcid, p.authcidlen, p.passwd, p.passwdlen) ;
+    explicit_bzero(dec, n) ;
+  }
+  else if (sp == 5 && !strncasecmp(arg, "LOGIN", 5))
+  {
+    /* "Username:" and "Password:"; the user may come with the command */
+    n = resp ? auth_decode(resp, rlen, 1, dec) : auth_read("VXNlcm5hbWU6", dec) ;
+    if (n < 0) return ;
+    n2 = auth_read("UGFzc3dvcmQ6", dec2) ;
+    if (n2 >= 0) auth_verify("LOGIN", dec, n, dec2, n2) ;
+    explicit_bzero(dec, n) ;
+    if (n2 > 0) explicit_bzero(dec2, n2) ;
+  }
+  else
+  {
+    explicit_bzero(arg, len) ;
+    reply(sp ? "504 5.5.4 Unrecognized authentication type" : "501 5.5.4 Syntax: AUTH mechanism [initial-response]") ;
+  }
+}
 
 /* RFC 3207, through UCSPI-TLS (tlsd -u): the 220 goes out in plaintext,
    the engine does the handshake, and the session starts again over its
@@ -919,7 +1240,6 @@ struct command_s
   action_func *action ;
 } ;
 
-#define OOS_GREET "503 5.5.1 Send EHLO or HELO first"
 
 static command const commands[TERN_SMTP_NVERBS] =
 {
@@ -937,7 +1257,7 @@ static command const commands[TERN_SMTP_NVERBS] =
   [TERN_SMTP_EXPN] = { "EXPN", ST_ANY, 0, &do_notimpl },
   [TERN_SMTP_HELP] = { "HELP", ST_ANY, 0, &do_help },
   [TERN_SMTP_STARTTLS] = { "STARTTLS", ST_ANY, 0, &do_starttls },   /* checks its state itself */
-  [TERN_SMTP_AUTH] = { "AUTH", ST_ANY, 0, &do_notimpl },
+  [TERN_SMTP_AUTH] = { "AUTH", ST_ANY, 0, &do_auth },   /* checks its state itself */
   [TERN_SMTP_HTTP] = { "http", ST_ANY, 0, &do_unknown },
 } ;
 
@@ -946,7 +1266,7 @@ static command const commands[TERN_SMTP_NVERBS] =
 /* The next command line into cmd (CRLF or LF removed, NUL-terminated):
    its length, or -1 when it was longer than CMDMAX (then discarded
    through its LF). */
-static ssize_t getcmd (char *cmd)
+static ssize_t getcmd (char *cmd, size_t max, size_t *raw)
 {
   tain d ;
   int toolong = 0 ;
@@ -959,15 +1279,18 @@ static ssize_t getcmd (char *cmd)
     if (n < avail)
     {
       size_t len = n ;
-      char const *s = ibuf + ipos ;
+      char *s = ibuf + ipos ;
       ipos += n + 1 ;
-      if (toolong || n + 1 > CMDMAX) return -1 ;
+      *raw = n + 1 ;
+      if (toolong || n + 1 > max) return -1 ;
       if (len && s[len-1] == '\r') len-- ;
       memcpy(cmd, s, len) ;
       cmd[len] = 0 ;
+      /* submission: no copy of a password left behind in the input buffer */
+      if (cf.submit) explicit_bzero(s, n + 1) ;
       return len ;
     }
-    if (avail >= CMDMAX) { toolong = 1 ; ipos = ilen ; }
+    if (avail >= max) { toolong = 1 ; ipos = ilen ; }
     if (!net_fill(&d))
     {
       if (ss.ncmds || ilen > ipos) client_gone("command") ;
@@ -1037,6 +1360,11 @@ static void config (void)
   if (!tern_env_uint("SMTP_MAXLINE", &cf.maxline, 65536) || !cf.maxline) cfgdie("SMTP_MAXLINE") ;
   if (!tern_env_uint("SMTP_TIMEOUT", &cf.timeout, 300) || !cf.timeout) cfgdie("SMTP_TIMEOUT") ;
   if (!tern_env_uint("SMTP_DATATIMEOUT", &cf.datatimeout, 600) || !cf.datatimeout) cfgdie("SMTP_DATATIMEOUT") ;
+  if (!tern_env_uint("SMTP_MAXLOGINS", &cf.maxlogins, 3)) cfgdie("SMTP_MAXLOGINS") ;
+  x = getenv("SUBMIT_ANY_SENDER") ;
+  if (!x || !*x || !strcmp(x, "0")) cf.anysender = 0 ;
+  else if (!strcmp(x, "1")) cf.anysender = 1 ;
+  else cfgdie("SUBMIT_ANY_SENDER") ;
   x = getenv("SMTP_BARELF") ;
   if (!x || !*x || !strcmp(x, "reject")) cf.barelf_keep = 0 ;
   else if (!strcmp(x, "keep")) cf.barelf_keep = 1 ;
@@ -1098,37 +1426,25 @@ static void config (void)
   else if (errno != ENOENT) cfgdie("SSLCTLFD, SSLREADFD, SSLWRITEFD") ;
 }
 
-int main (int argc, char const *const *argv)
+/* The session: in this process, or in submission mode in the login
+   monitor's unprivileged child. */
+static int session (tern_login const *lg, void *data)
 {
-  static char cmd[CMDMAX + 1] ;
-  PROG = "smtp-recv" ;
-  {
-    subgetopt l = SUBGETOPT_ZERO ;
-    for (;;)
-    {
-      /* submission mode (-s CHECKPASSWORD...) will be parsed here */
-      int opt = subgetopt_r(argc, argv, "", &l) ;
-      if (opt == -1) break ;
-      dieusage() ;
-    }
-    argc -= l.ind ; argv += l.ind ;
-  }
-  if (argc) dieusage() ;
-  if (!getuid()) strerr_dief1x(100, "refusing to run as root") ;
-
-  if (sig_ignore(SIGPIPE) < 0) strerr_diefu1sys(111, "ignore SIGPIPE") ;
+  static char cmd[AUTHMAX + 1] ;
+  login = lg ;
   selfpipe_fd = selfpipe_init() ;
   if (selfpipe_fd < 0) strerr_diefu1sys(111, "selfpipe_init") ;
-  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "ndelay_on") ;
-  tain_now_set_stopwatch_g() ;
-  tain_now_g() ;
-  config() ;
-  strerr_warni("connect ip=", cf.remoteip, " local=", cf.localip, ":", cf.localport) ;
   reply_nc("220 ", cf.me.s, " ESMTP tern") ;
-
   for (;;)
   {
-    ssize_t len = getcmd(cmd) ;
+    size_t raw ;
+    ssize_t len = getcmd(cmd, cf.submit ? AUTHMAX : CMDMAX, &raw) ;
+    /* only AUTH may be longer than CMDMAX (RFC 4954 4) */
+    if (len >= 0 && raw > CMDMAX)
+    {
+      size_t arg ;
+      if (tern_smtp_verb(cmd, len, &arg) != TERN_SMTP_AUTH) { explicit_bzero(cmd, len) ; len = -1 ; }
+    }
     if (len < 0)
     {
       ss.ncmds++ ;
@@ -1137,5 +1453,60 @@ int main (int argc, char const *const *argv)
     else dispatch(cmd, len) ;
     if (cf.maxerrors && ss.errors >= cf.maxerrors)
       die421(0, "4.7.0", "Too many errors, closing connection", "errors") ;
+  }
+}
+
+int main (int argc, char const *const *argv)
+{
+  tern_login_cf lcf = { .envp = (char const *const *)environ, .child = &session, .checkonly = 1 } ;
+  char const *checkpassword = 0 ;
+  PROG = "smtp-recv" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      /* -s ends the options: the rest is the checkpassword command's */
+      int opt = subgetopt_r(argc, argv, "s:", &l) ;
+      if (opt == -1) break ;
+      if (opt != 's') dieusage() ;
+      checkpassword = l.arg ;
+      cf.submit = 1 ;
+      break ;
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (!cf.submit && argc) dieusage() ;
+  if (!cf.submit && !getuid()) strerr_dief1x(100, "refusing to run as root") ;
+  if (cf.submit && !geteuid())
+  {
+    /* as pop3-login: the child's ids from the run script, no NSS */
+    unsigned int u, g ;
+    char const *x = getenv("TERN_LOGIN_UID"), *y = getenv("TERN_LOGIN_GID") ;
+    if (!x || !y) strerr_dief1x(100, "running as root: TERN_LOGIN_UID and TERN_LOGIN_GID must name the session's uid and gid") ;
+    if (!uint0_scan(x, &u) || !uint0_scan(y, &g)) strerr_dief1x(100, "invalid TERN_LOGIN_UID or TERN_LOGIN_GID") ;
+    if (!u || !g) strerr_dief1x(100, "refusing to run the session as root") ;
+    lcf.uid = u ; lcf.gid = g ;
+  }
+
+  if (sig_ignore(SIGPIPE) < 0) strerr_diefu1sys(111, "ignore SIGPIPE") ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "ndelay_on") ;
+  tain_now_set_stopwatch_g() ;
+  tain_now_g() ;
+  /* as root in submission mode: the child inherits what was opened */
+  config() ;
+  strerr_warni("connect ip=", cf.remoteip, " local=", cf.localip, ":", cf.localport) ;
+  if (!cf.submit) return session(0, 0) ;
+  {
+    /* the monitor runs "checkpassword arg... true" for each AUTH */
+    char const *chain[argc + 3] ;
+    chain[0] = checkpassword ;
+    for (int i = 0 ; i < argc ; i++) chain[i + 1] = argv[i] ;
+    chain[argc + 1] = "true" ;
+    chain[argc + 2] = 0 ;
+    lcf.argv = chain ;
+    lcf.timeout = cf.timeout ;
+    lcf.remoteip = cf.remoteip ;
+    lcf.tlsfds = cf.tlsavail ? cf.tlsfds : 0 ;
+    return tern_login_monitor(&lcf) ;
   }
 }
