@@ -43,8 +43,6 @@ PROGRAMS := \
   pop3-serve/pop3-login pop3-serve/pop3-serve \
   mxlookup/mxlookup smtp-send/smtp-send \
   tls/tlsd
-# TEMPORARY while the programs are being written: build those that exist.
-PROGRAMS := $(patsubst %.c,%,$(wildcard $(addsuffix .c,$(PROGRAMS))))
 PROGNAMES := $(notdir $(PROGRAMS))
 BINS := $(addprefix $(B)/,$(PROGNAMES))
 

@@ -60,7 +60,7 @@ out = c.rest()
 dt = time.monotonic() - t0
 c.close()
 t.is_(out, b"-ERR Idle timeout, closing connection\r\n", "an idle client before the login is told and dropped ...")
-t.ok(1.8 < dt < 4, "... after POP3_TIMEOUT (2 s here; %.1f s)" % dt)
+t.ok(dt >= 1.8, "... after POP3_TIMEOUT (2 s here), not before (%.1f s)" % dt)
 c = ternlib.Pop3Conn(port, timeout=10)
 c.send("USER demo@exa")
 time.sleep(1.2)
@@ -78,7 +78,7 @@ out = c.rest()
 dt = time.monotonic() - t0
 c.close()
 t.is_(out, b"-ERR Idle timeout, closing connection\r\n", "... then idle: told and dropped ...")
-t.ok(1.8 < dt < 4, "... after POP3_TIMEOUT (%.1f s)" % dt)
+t.ok(dt >= 1.8, "... after POP3_TIMEOUT, not before (%.1f s)" % dt)
 t.ok(os.path.exists(f1), "an autologout never deletes (RFC 1939 3)")
 t.like(inst.read("log/stderr"), r"pop3-serve: info: end .* reason=timeout", "logged")
 
