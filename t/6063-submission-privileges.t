@@ -155,22 +155,24 @@ t.is_(waits, [0, 200, 400, 800], "pwcheck waited 0, 200, 400, 800 ms: the count 
 # -- the TLS handshake has a deadline (tlsd -K): a silent client is dropped --
 p465 = inst.submission(implicit=True, tlsopts=["-K", "1500"])
 pk = inst.submission(tlsopts=["-K", "1500"])
-s = socket.create_connection(("127.0.0.1", p465), timeout=10)
+s = socket.create_connection(("127.0.0.1", p465), timeout=30)
 t0 = time.time()
 try:
     eof = s.recv(100) == b""
-except (ConnectionResetError, socket.timeout):
+except ConnectionResetError:
     eof = True
+except socket.timeout:
+    eof = False     # still open when the socket gave up: not dropped
 dt = time.time() - t0
 s.close()
-t.ok(eof and 1.0 < dt < 8, "port 465: a client that never starts the handshake is dropped after -K (%.1f s)" % dt)
+t.ok(eof and dt >= 1.0, "port 465: a client that never starts the handshake is dropped after -K (%.1f s)" % dt)
 c = smtprecv.Conn(pk)
 c.cmd("EHLO client.example")
 t.like(c.cmd("STARTTLS"), r"^220", "STARTTLS: 220")
 t0 = time.time()
 closed = c.closed(10)
 dt = time.time() - t0
-t.ok(closed and 1.0 < dt < 8, "a client that never sends its ClientHello after 220 is dropped after -K (%.1f s)" % dt)
+t.ok(closed and dt >= 1.0, "a client that never sends its ClientHello after 220 is dropped after -K (%.1f s)" % dt)
 c.close()
 t.ok(smtprecv.wait_for(lambda: re.search(r"tlsd: warning: handshake failed ip=127\.0\.0\.1 reason=timeout", inst.read("log/stderr"))),
      "tlsd logs the timeout")

@@ -98,7 +98,8 @@ class Conn:
         return self.reply()
 
     def rest(self, timeout=5):
-        """Everything until the server closes (or timeout); '' if nothing."""
+        """Everything until the server closes; "[still open]" is appended
+        if the timeout comes first."""
         self.s.settimeout(timeout)
         out = self.buf
         self.buf = b""
@@ -108,7 +109,10 @@ class Conn:
                 if not chunk:
                     break
                 out += chunk
-        except (socket.timeout, ConnectionResetError):
+        except socket.timeout:
+            # the server kept the connection open: checks that it closed fail
+            out += b"[still open]"
+        except ConnectionResetError:
             pass
         return out.decode("utf-8", "replace")
 

@@ -659,7 +659,9 @@ class Pop3Conn:
         return b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines)
 
     def rest(self):
-        """Everything until the server closes."""
+        """Everything until the server closes; b"[still open]" is appended
+        when the socket's timeout came first, so that a check that the
+        server closed the connection cannot pass on a timeout."""
         out = self.buf
         self.buf = b""
         try:
@@ -668,6 +670,8 @@ class Pop3Conn:
                 if not d:
                     break
                 out += d
+        except socket.timeout:
+            out += b"[still open]"
         except OSError:
             pass
         return out
@@ -829,3 +833,20 @@ class TlsStack(Pop3Stack):
 
     def cafile(self):
         return self.path("etc", "tls", "cert.pem")
+
+
+def read_until_close(s, timeout=30):
+    """(data, closed): what a socket gives until the peer closes it;
+    closed is False when the timeout came first (the peer kept it open)."""
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out, True
+            out += d
+    except socket.timeout:
+        return out, False
+    except ConnectionResetError:
+        return out, True
