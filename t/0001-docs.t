@@ -9,7 +9,7 @@ for m in man/*.[0-9]; do
   [ -n "$out" ] && echo "$out" | sed 's/^/# /'
   ok $r "mandoc -Tlint is clean on $m"
 done
-progs=$(make -s print-programs)
+progs=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory print-programs)
 for p in $progs tern-setup tern-up; do
   ls man/"$p".[0-9] >/dev/null 2>&1; ok $? "$p has a man page"
   grep -q "^| \`$p\` |" README.md; ok $? "$p has a line in the README"
