@@ -53,6 +53,7 @@ int main (int argc, char const *const *argv)
   /* No deadline: queue-store has its own, and the caller ours. */
   if (!tern_sudo_run(sock, fds, 0, 0, &tain_infinite, &wstat))
     strerr_diefusys(QQ_HOP, "pass the message to queue-store at ", sock) ;
+  stralloc_free(&sa) ;
   if (WIFSIGNALED(wstat)) strerr_dief(QQ_BUG, "queue-store was killed") ;
   return WEXITSTATUS(wstat) ;
 }
