@@ -73,7 +73,13 @@ all: $(BINS) $(UNITBINS)
 deps:
 	@mk/deps build
 
-$(B)/obj/lib/%.o: lib/%.c lib/tern.h
+# The compiled-in paths: objects are rebuilt when they change
+# (make install PREFIX=... after a plain make must not keep the old ones).
+CONFIG := $(B)/config.stamp
+$(shell mkdir -p $(B) && echo '$(DEFS) $(CC) $(CFLAGS) $(SANFLAGS)' > $(B)/config.new && \
+  (cmp -s $(B)/config.new $(CONFIG) || mv $(B)/config.new $(CONFIG)); rm -f $(B)/config.new)
+
+$(B)/obj/lib/%.o: lib/%.c lib/tern.h $(CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -82,7 +88,7 @@ $(LIB): $(LIBOBJ)
 	ar rcs $@ $^
 
 define prog_rule
-$(B)/obj/$(1).o: $(1).c lib/tern.h
+$(B)/obj/$(1).o: $(1).c lib/tern.h $(CONFIG)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -c -o $$@ $$<
 $(B)/$(notdir $(1)): $(B)/obj/$(1).o $(LIB)
