@@ -35,7 +35,7 @@ int tern_addrlist (stralloc *sa, char const *s, size_t len)
   stralloc angle = STRALLOC_ZERO ; /* inside <...> */
   size_t n = 0 ;
   unsigned int comment = 0 ;
-  int inquote = 0, inangle = 0, hadangle = 0 ;
+  int inquote = 0, inangle = 0, hadangle = 0, inbracket = 0 ;
   for (size_t i = 0 ; i < len ; i++)
   {
     char c = s[i] ;
@@ -61,16 +61,20 @@ int tern_addrlist (stralloc *sa, char const *s, size_t len)
       case '"' : inquote = 1 ; if (!stralloc_catb(dst, &c, 1)) goto err ; break ;
       case '<' : inangle = 1 ; hadangle = 1 ; angle.len = 0 ; break ;
       case '>' : if (inangle) inangle = 0 ; break ;
+      case '[' : inbracket = 1 ; if (!stralloc_catb(dst, &c, 1)) goto err ; break ;
+      case ']' : inbracket = 0 ; if (!stralloc_catb(dst, &c, 1)) goto err ; break ;
       case ':' :
-        /* a group's display name ends here (outside <>, a route's colon) */
-        if (inangle) { if (!stralloc_catb(dst, &c, 1)) goto err ; }
+        /* a group's display name ends here (outside <> and outside a
+           domain literal such as [IPv6:2001:db8::1]) */
+        if (inangle || inbracket) { if (!stralloc_catb(dst, &c, 1)) goto err ; }
         else cur.len = 0 ;
         break ;
       case ',' : case ';' :
-        if (inangle) { if (!stralloc_catb(dst, &c, 1)) goto err ; break ; }
+        if (inangle || inbracket) { if (!stralloc_catb(dst, &c, 1)) goto err ; break ; }
         if (hadangle) { cur.len = 0 ; if (!stralloc_catb(&cur, angle.s, angle.len)) goto err ; }
         if (!flush(sa, &cur, &n)) goto err ;
         hadangle = 0 ;
+        inbracket = 0 ;
         break ;
       case ' ' : case '\t' :
         /* white space between words of a display name or an obsolete

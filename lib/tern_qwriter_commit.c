@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <skalibs/types.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/djbunix.h>
@@ -88,6 +89,12 @@ int tern_qwriter_commit (tern_qwriter *q, char const *rec, size_t reclen)
   fmthdr(hdr, off) ;
   if (!writeall(q->fd, hdr, TERN_QUEUE_HDRLEN, 0)
    || !writeall(q->fd, rec, reclen, TERN_QUEUE_HDRLEN)) goto err ;
+  {
+    /* an empty message: the file must still reach the body offset */
+    struct stat st ;
+    if (fstat(q->fd, &st) < 0) goto err ;
+    if (st.st_size < (off_t)off && ftruncate(q->fd, off) < 0) goto err ;
+  }
   if (fsync(q->fd) < 0) goto err ;
   if (!stralloc_cats(&dst, q->qdir) || !stralloc_cats(&dst, "/incoming/")
    || !stralloc_cats(&dst, q->id) || !stralloc_0(&dst)) goto err ;

@@ -10,24 +10,21 @@ pid_t tern_spawn (char const *file, char const *const *argv, char const *const *
 {
   posix_spawn_file_actions_t fa ;
   pid_t pid ;
-  int e ;
-  int tmp[8] ;
+  int e, park = 0 ;
   if (n > 8) return (errno = EINVAL, 0) ;
+  /* Sources are first parked above every fd involved, so that moving one
+     into place never clobbers another that is still to be moved. */
+  for (unsigned int i = 0 ; i < n ; i++) if (fds[i] >= park) park = fds[i] + 1 ;
+  if (park < (int)n) park = n ;
   if ((e = posix_spawn_file_actions_init(&fa))) return (errno = e, 0) ;
-  /* First park every source fd above the targets, so that a source equal
-     to another target is not clobbered before it is used. */
+  for (unsigned int i = 0 ; i < n ; i++)
+    if (fds[i] >= 0 && (e = posix_spawn_file_actions_adddup2(&fa, fds[i], park + i))) goto err ;
   for (unsigned int i = 0 ; i < n ; i++)
   {
-    tmp[i] = -1 ;
-    if (fds[i] < 0 || fds[i] == (int)i) continue ;
-    tmp[i] = 100 + i ;
-    if ((e = posix_spawn_file_actions_adddup2(&fa, fds[i], tmp[i]))) goto err ;
-  }
-  for (unsigned int i = 0 ; i < n ; i++)
-  {
-    if (tmp[i] < 0) continue ;
-    if ((e = posix_spawn_file_actions_adddup2(&fa, tmp[i], i))) goto err ;
-    if ((e = posix_spawn_file_actions_addclose(&fa, tmp[i]))) goto err ;
+    if (fds[i] < 0) continue ;
+    /* dup2 onto a different fd: the copy never has FD_CLOEXEC */
+    if ((e = posix_spawn_file_actions_adddup2(&fa, park + i, i))) goto err ;
+    if ((e = posix_spawn_file_actions_addclose(&fa, park + i))) goto err ;
   }
   e = posix_spawnp(&pid, file, &fa, 0, (char *const *)argv, (char *const *)envp) ;
   posix_spawn_file_actions_destroy(&fa) ;

@@ -40,20 +40,47 @@ static void put (char const *s, size_t n)
 
 static void puts_ (char const *s) { put(s, strlen(s)) ; }
 
+/* The length of a valid UTF-8 sequence at s (RFC 3629 4), or 0. */
+static size_t utf8_len (unsigned char const *s)
+{
+  unsigned char c = s[0] ;
+  size_t n ;
+  if (c >= 0xc2 && c <= 0xdf) n = 2 ;
+  else if (c >= 0xe0 && c <= 0xef) n = 3 ;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4 ;
+  else return 0 ;
+  for (size_t i = 1 ; i < n ; i++) if ((s[i] & 0xc0) != 0x80) return 0 ;
+  if (c == 0xe0 && s[1] < 0xa0) return 0 ;   /* overlong */
+  if (c == 0xed && s[1] >= 0xa0) return 0 ;  /* surrogates */
+  if (c == 0xf0 && s[1] < 0x90) return 0 ;   /* overlong */
+  if (c == 0xf4 && s[1] >= 0x90) return 0 ;  /* past U+10FFFF */
+  return n ;
+}
+
+/* A JSON string: control characters escaped, and octets that are not
+   UTF-8 (a remote reply in Latin-1, a reply cut mid-character) replaced
+   by U+FFFD so that the output always parses. */
 static void putjson (char const *s)
 {
   static char const hex[] = "0123456789abcdef" ;
   put("\"", 1) ;
-  for (; *s ; s++)
+  while (*s)
   {
     unsigned char c = *s ;
-    if (c == '"' || c == '\\') { put("\\", 1) ; put((char *)&c, 1) ; }
+    if (c == '"' || c == '\\') { put("\\", 1) ; put((char *)&c, 1) ; s++ ; }
     else if (c < 32 || c == 127)
     {
       char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] } ;
       put(e, 6) ;
+      s++ ;
     }
-    else put((char *)&c, 1) ;
+    else if (c < 128) { put((char *)&c, 1) ; s++ ; }
+    else
+    {
+      size_t n = utf8_len((unsigned char const *)s) ;
+      if (n) { put(s, n) ; s += n ; }
+      else { put("\\ufffd", 6) ; s++ ; }
+    }
   }
   put("\"", 1) ;
 }

@@ -52,7 +52,6 @@ enum { R_PENDING, R_INFLIGHT, R_DEFERRED, R_DONE, R_FAILED } ;
 #define N_DEFAULT (N_FAILURE | N_DELAY)
 /* message flags */
 #define M_WARNED 0x01     /* delay report sent (W) */
-#define M_BOUNCED 0x02    /* failure report sent (B) */
 #define M_SUCCESS 0x04    /* success report sent (S) */
 #define M_RETFULL 0x08
 #define M_INRL 0x10       /* in the local ready list */
@@ -60,7 +59,6 @@ enum { R_PENDING, R_INFLIGHT, R_DEFERRED, R_DONE, R_FAILED } ;
 #define M_INHEAP 0x40
 #define M_8BIT 0x80
 #define M_UTF8 0x100
-#define M_SOON 0x200      /* a hop failed before the agent ran: retry in a moment */
 
 typedef struct rcpt_s rcpt ;
 struct rcpt_s
@@ -72,6 +70,9 @@ struct rcpt_s
   uint8_t state ;
   uint8_t notify ;
   uint8_t local ;
+  uint8_t soon ;        /* deferred because its hop failed before the agent ran */
+  uint8_t fresh ;       /* deferred since the message was last scheduled */
+  uint8_t reported ;    /* its failure was reported (B i) */
   char *why ;           /* "X.Y.Z TYPE; TEXT": last or final failure */
 } ;
 
@@ -86,7 +87,8 @@ struct msg_s
   uint64_t size ;       /* of the body */
   time_t arrival ;
   time_t due ;          /* when deferred: next retry, warning or expiry */
-  time_t retry_at ;
+  time_t retry_at ;     /* next retry of the recipients deferred for real */
+  time_t soon_at ;      /* next try of the recipients whose hop failed */
   unsigned int attempts ;
   unsigned int nr ;
   unsigned int ninflight ;
@@ -100,7 +102,7 @@ enum { J_LOCAL, J_REMOTE } ;
 #define J_EOF 2
 #define J_EXITED 4
 #define J_SUDO 8
-#define OUTMAX 131072  /* smtp-send: 100 lines of up to ~700 octets */
+#define OUTMAX 1048576  /* smtp-send: 100 lines of an address (up to 4 KiB) and a reply */
 
 typedef struct job_s job ;
 struct job_s
@@ -116,6 +118,7 @@ struct job_s
   int wstat ;
   int sudoerr ;
   unsigned int sudostate ;  /* where the hop failed: 0 before the server spoke */
+  time_t started ;
   stralloc out ;
   stralloc args ;
   genalloc argv ;       /* char const * */
@@ -132,7 +135,8 @@ static stralloc smarthost = STRALLOC_ZERO ;
 static stralloc smarthostauth = STRALLOC_ZERO ; /* etc/smarthost-auth, if it exists */
 static stralloc deliverpath = STRALLOC_ZERO, smtpsendpath = STRALLOC_ZERO ;
 static stralloc deliversock = STRALLOC_ZERO, smtpsendsock = STRALLOC_ZERO ;
-static unsigned int maxlocal, maxremote, perdomain, rescan, warn_after, lifetime ;
+static unsigned int maxlocal, maxremote, perdomain, rescan, warn_after, lifetime, jobtimeout ;
+static int messdirty = 0 ;  /* messages were removed: fsync mess/ */
 static unsigned int retry[16] ;
 static unsigned int nretry ;
 static int direct ;
@@ -304,17 +308,37 @@ static int info_path (stralloc *sa, msg const *m)
     && stralloc_cats(sa, m->id) && stralloc_0(sa) ;
 }
 
+/* fsync of queue/SUB: makes creations and removals in it durable. */
+static void sync_dir (char const *sub)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  int fd ;
+  if (!stralloc_cats(&sa, qdir.s) || !stralloc_catb(&sa, "/", 1) || !stralloc_cats(&sa, sub) || !stralloc_0(&sa)) dienomem() ;
+  fd = open(sa.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  if (fd < 0 || fsync(fd) < 0) strerr_warnwusys("fsync ", sa.s) ;
+  if (fd >= 0) fd_close(fd) ;
+  stralloc_free(&sa) ;
+  if (!strcmp(sub, "mess")) messdirty = 0 ;
+}
+
 /* Appends lines; fsyncs them unless they are only hints (Z). */
 static int info_write (msg *m, char const *s, size_t len, int sync)
 {
   stralloc sa = STRALLOC_ZERO ;
-  int fd, r = 0 ;
+  int fd, r = 0, created = 0 ;
   if (!info_path(&sa, m)) dienomem() ;
-  fd = open(sa.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) ;
+  fd = open(sa.s, O_WRONLY | O_APPEND | O_CLOEXEC) ;
+  if (fd < 0 && errno == ENOENT)
+  {
+    created = 1 ;
+    fd = open(sa.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) ;
+  }
   if (fd >= 0)
   {
     r = allwrite(fd, s, len) == len && (!sync || fdatasync(fd) == 0) ;
     fd_close(fd) ;
+    /* a new file's name must be durable too before its lines count */
+    if (r && created) sync_dir("info") ;
   }
   if (!r) strerr_warnwusys("record an outcome in ", sa.s) ;
   stralloc_free(&sa) ;
@@ -407,6 +431,13 @@ static int msg_parse (msg *m)
         cur->notify = N_DEFAULT ;
         cur->local = is_local_addr(v) ;
         cur->state = R_PENDING ;
+        if (!cur->local && strlen(addr_domain(v)) > 255)
+        {
+          /* RFC 1035 2.3.4: no such domain can exist */
+          cur->state = R_FAILED ;
+          cur->why = strdup("5.1.2 x-tern; domain name longer than 255 octets") ;
+          if (!cur->why) dienomem() ;
+        }
         break ;
       case 'P' :
         if (cur)
@@ -449,7 +480,14 @@ static time_t msg_load_info (msg *m)
     switch (line[0])
     {
       case 'W' : m->flags |= M_WARNED ; break ;
-      case 'B' : m->flags |= M_BOUNCED ; break ;
+      case 'B' :
+      {
+        /* "B" alone: every failure so far was reported; "B i": recipient i */
+        unsigned int bidx ;
+        if (line[1] == ' ' && uint_scan(line + 2, &bidx) && bidx < m->nr) m->r[bidx].reported = 1 ;
+        else if (!line[1]) for (unsigned int k = 0 ; k < m->nr ; k++) if (m->r[k].state == R_FAILED) m->r[k].reported = 1 ;
+        break ;
+      }
       case 'S' : m->flags |= M_SUCCESS ; break ;
       case 'D' : case 'F' : case 'Z' :
         if (line[1] != ' ' || !(n = uint_scan(line + 2, &idx)) || idx >= m->nr) break ;
@@ -475,6 +513,7 @@ static time_t msg_load_info (msg *m)
 
 static void msg_schedule (msg *m) ;
 static void msg_finish (msg *m) ;
+static void report_failures (msg *m) ;
 
 /* Loads queue/SUB/ID; from incoming/ it is then moved to mess/. */
 static void msg_load (char const *sub, char const *id)
@@ -538,6 +577,7 @@ static void msg_load (char const *sub, char const *id)
         if (m->r[i].state == R_PENDING) m->r[i].state = R_DEFERRED ;
       m->attempts = 1 ;
       m->retry_at = m->due = infot + retry[0] ;
+      report_failures(m) ;
       heap_push(m) ;
       return ;
     }
@@ -628,20 +668,33 @@ static void msg_schedule (msg *m)
   {
     time_t t = now() ;
     unsigned int k = m->attempts < nretry ? m->attempts : nretry - 1 ;
-    if (m->flags & M_SOON)
+    int real = 0, soon = 0 ;
+    for (unsigned int i = 0 ; i < m->nr ; i++)
     {
-      /* the s6-sudo server was full or restarting: not an attempt */
-      m->flags &= ~M_SOON ;
-      m->retry_at = m->due = t + 5 ;
-      heap_push(m) ;
-      return ;
+      rcpt *r = m->r + i ;
+      if (r->state != R_DEFERRED) continue ;
+      if (r->soon) soon = 1 ;
+      else if (r->fresh) real = 1 ;
+      r->fresh = 0 ;
     }
-    m->retry_at = m->due = t + retry[k] ;
-    m->attempts++ ;
+    /* A hop that failed before its agent ran (the s6-sudo server full or
+       restarting) is not an attempt: those recipients are tried again in
+       a moment, the others keep the retry schedule. */
+    if (real)
+    {
+      m->retry_at = t + retry[k] ;
+      m->attempts++ ;
+    }
+    if (soon) m->soon_at = t + 5 ;
+    m->due = m->retry_at ;
+    if (soon && (m->soon_at < m->due || !m->retry_at)) m->due = m->soon_at ;
     if (warn_after && !(m->flags & M_WARNED) && m->arrival + (time_t)warn_after < m->due)
       m->due = m->arrival + warn_after > t ? m->arrival + warn_after : t ;
     if (m->arrival + (time_t)lifetime < m->due)
       m->due = m->arrival + lifetime > t ? m->arrival + lifetime : t ;
+    /* failures of this round are reported now, not when the last deferred
+       recipient is done days later */
+    report_failures(m) ;
     heap_push(m) ;
   }
 }
@@ -680,17 +733,28 @@ static void msg_due (msg *m)
   {
     if (report(m, R_DEFERRED)) m->flags |= M_WARNED ;
   }
-  if (t >= m->retry_at)
   {
+    int woke = 0, soonleft = 0, realleft = 0 ;
     for (unsigned int i = 0 ; i < m->nr ; i++)
-      if (m->r[i].state == R_DEFERRED) m->r[i].state = R_PENDING ;
-    msg_schedule(m) ;
-    return ;
+    {
+      rcpt *r = m->r + i ;
+      if (r->state != R_DEFERRED) continue ;
+      if (r->soon ? t >= m->soon_at : t >= m->retry_at)
+      {
+        r->state = R_PENDING ;
+        r->soon = 0 ;
+        woke = 1 ;
+      }
+      else if (r->soon) soonleft = 1 ;
+      else realleft = 1 ;
+    }
+    if (woke) { msg_schedule(m) ; return ; }
+    /* woken for the warning only: back to waiting */
+    m->due = realleft ? m->retry_at : m->soon_at ;
+    if (soonleft && m->soon_at < m->due) m->due = m->soon_at ;
+    if (m->arrival + (time_t)lifetime < m->due) m->due = m->arrival + lifetime ;
+    heap_push(m) ;
   }
-  /* woken for the warning only: back to waiting for the retry */
-  m->due = m->retry_at ;
-  if (m->arrival + (time_t)lifetime < m->due) m->due = m->arrival + lifetime ;
-  heap_push(m) ;
 }
 
 static void unlink_msg (msg *m)
@@ -698,9 +762,31 @@ static void unlink_msg (msg *m)
   stralloc sa = STRALLOC_ZERO ;
   if (!stralloc_cats(&sa, qdir.s) || !stralloc_cats(&sa, "/mess/") || !stralloc_cats(&sa, m->id) || !stralloc_0(&sa)) dienomem() ;
   if (unlink(sa.s) < 0 && errno != ENOENT) strerr_warnwusys("unlink ", sa.s) ;
+  messdirty = 1 ;
   if (!info_path(&sa, m)) dienomem() ;
   unlink(sa.s) ;
   stralloc_free(&sa) ;
+}
+
+static int msg_exists (msg const *m)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  int r ;
+  if (!stralloc_cats(&sa, qdir.s) || !stralloc_cats(&sa, "/mess/") || !stralloc_cats(&sa, m->id) || !stralloc_0(&sa)) dienomem() ;
+  r = access(sa.s, F_OK) == 0 || errno != ENOENT ;
+  stralloc_free(&sa) ;
+  return r ;
+}
+
+/* A deferred message's permanent failures so far, reported at once. */
+static void report_failures (msg *m)
+{
+  for (unsigned int i = 0 ; i < m->nr ; i++)
+    if (m->r[i].state == R_FAILED && (m->r[i].notify & N_FAILURE) && !m->r[i].reported)
+    {
+      report(m, R_FAILED) ;
+      return ;
+    }
 }
 
 /* Every recipient is done or failed: send the reports asked for, remove. */
@@ -709,21 +795,31 @@ static void msg_finish (msg *m)
   int failed = 0, success = 0 ;
   for (unsigned int i = 0 ; i < m->nr ; i++)
   {
-    if (m->r[i].state == R_FAILED && (m->r[i].notify & N_FAILURE)) failed = 1 ;
+    if (m->r[i].state == R_FAILED && (m->r[i].notify & N_FAILURE) && !m->r[i].reported) failed = 1 ;
     if (m->r[i].state == R_DONE && (m->r[i].notify & N_SUCCESS) && m->r[i].local) success = 1 ;
   }
-  if (failed && !(m->flags & M_BOUNCED))
+  if (failed && !report(m, R_FAILED))
   {
-    if (!report(m, R_FAILED)) goto keep ;
-    m->flags |= M_BOUNCED ;
+    if (!msg_exists(m)) goto gone ;
+    goto keep ;
   }
   if (success && !(m->flags & M_SUCCESS))
   {
-    if (!report(m, R_DONE)) goto keep ;
+    if (!report(m, R_DONE))
+    {
+      if (!msg_exists(m)) goto gone ;
+      goto keep ;
+    }
     m->flags |= M_SUCCESS ;
   }
   unlink_msg(m) ;
   logi("done", m, 0, 0) ;
+  msg_free(m) ;
+  return ;
+ gone:
+  /* its file vanished (an admin removed it): nothing left to report from */
+  strerr_warnw("message file gone, forgetting id=", m->id) ;
+  unlink_msg(m) ;
   msg_free(m) ;
   return ;
  keep:
@@ -775,12 +871,16 @@ static int copy_original (msg *m, int out, int full)
     if (!n) break ;
     w = n ;
     if (!full)
+    {
       for (ssize_t k = 0 ; k < n ; k++)
       {
         if (buf[k] != '\n') atbol = 0 ;
         else if (atbol) { w = k ; stop = 1 ; break ; }
         else atbol = 1 ;
       }
+      /* headers only: no more than 64 KiB of them, even without a blank line */
+      if ((size_t)(off - m->bodyoff) + w >= 65536) { w = 65536 - (off - m->bodyoff) ; stop = 1 ; }
+    }
     if (allwrite(out, buf, w) != (size_t)w) goto end ;
     off += n ;
   }
@@ -810,7 +910,7 @@ static int report (msg *m, unsigned int kind)
   {
     rcpt *r = m->r + i ;
     int st = r->state == R_PENDING ? R_DEFERRED : r->state ;
-    if (st == (int)kind && (r->notify & want) && (kind != R_DONE || r->local)) n++ ;
+    if (st == (int)kind && (r->notify & want) && (kind != R_DONE || r->local) && !(kind == R_FAILED && r->reported)) n++ ;
   }
   if (!n) return 1 ;
   if (!*sender)
@@ -824,17 +924,21 @@ static int report (msg *m, unsigned int kind)
       {
         strerr_warnw("double bounce dropped id=", m->id, " (postmaster unreachable)") ;
         info_add(m, "B\n", 2, 1) ;
+        for (unsigned int k = 0 ; k < m->nr ; k++) if (m->r[k].state == R_FAILED) m->r[k].reported = 1 ;
         return 1 ;
       }
     to = "postmaster" ;
   }
   if (has8bit(to)) utf8 = 1 ;
   for (unsigned int i = 0 ; i < m->nr ; i++) if (has8bit(M_S(m, m->r[i].addr))) utf8 = 1 ;
+  if (m->flags & M_UTF8) utf8 = 1 ;
   random_name(boundary, 24) ;
   memcpy(boundary + 24, "=_tern", 7) ;
 
   cat(&hdr, "From: Mail Delivery System <MAILER-DAEMON@") ; cat(&hdr, me.s) ; cat(&hdr, ">\n") ;
-  cat(&hdr, "To: <") ; cat(&hdr, to) ; cat(&hdr, ">\n") ;
+  cat(&hdr, "To: <") ; cat(&hdr, to) ;
+  if (!strchr(to, '@')) { cat(&hdr, "@") ; cat(&hdr, me.s) ; }
+  cat(&hdr, ">\n") ;
   cat(&hdr, kind == R_FAILED ? "Subject: Undelivered Mail Returned to Sender\n"
           : kind == R_DEFERRED ? "Subject: Delayed Mail (still being retried)\n"
           : "Subject: Successful Mail Delivery Report\n") ;
@@ -863,7 +967,7 @@ static int report (msg *m, unsigned int kind)
   {
     rcpt *r = m->r + i ;
     int st = r->state == R_PENDING ? R_DEFERRED : r->state ;
-    if (st != (int)kind || !(r->notify & want) || (kind == R_DONE && !r->local)) continue ;
+    if (st != (int)kind || !(r->notify & want) || (kind == R_DONE && !r->local) || (kind == R_FAILED && r->reported)) continue ;
     cat(&hdr, "<") ; cat(&hdr, M_S(m, r->addr)) ; cat(&hdr, ">: ") ;
     if (kind == R_DONE) cat(&hdr, "delivered to the mailbox") ;
     else if (r->why)
@@ -892,7 +996,7 @@ static int report (msg *m, unsigned int kind)
     rcpt *r = m->r + i ;
     int st = r->state == R_PENDING ? R_DEFERRED : r->state ;
     char const *a = M_S(m, r->addr) ;
-    if (st != (int)kind || !(r->notify & want) || (kind == R_DONE && !r->local)) continue ;
+    if (st != (int)kind || !(r->notify & want) || (kind == R_DONE && !r->local) || (kind == R_FAILED && r->reported)) continue ;
     cat(&hdr, "\n") ;
     if (r->orcpt)
     {
@@ -922,6 +1026,10 @@ static int report (msg *m, unsigned int kind)
   if (full) cat(&hdr, (m->flags & M_UTF8) ? "\nContent-Type: message/global\n\n" : "\nContent-Type: message/rfc822\n\n") ;
   else cat(&hdr, (m->flags & M_UTF8) ? "\nContent-Type: message/global-headers\n\n" : "\nContent-Type: text/rfc822-headers\n\n") ;
 
+  if (!utf8)
+    /* us-ascii parts: a remote reply or an ENVID with 8-bit octets does
+       not make it into them raw */
+    for (size_t k = 0 ; k < hdr.len ; k++) if ((unsigned char)hdr.s[k] >= 128) hdr.s[k] = '?' ;
   if (!tern_qwriter_open(&q, qdir.s)) { strerr_warnwusys("create a report in the queue") ; goto err ; }
   if (allwrite(q.fd, hdr.s, hdr.len) != hdr.len) goto werr ;
   if (!copy_original(m, q.fd, full)) goto werr ;
@@ -939,6 +1047,22 @@ static int report (msg *m, unsigned int kind)
     catb(&rec, "", 1) ;
   }
   if (!tern_qwriter_commit(&q, rec.s, rec.len)) { strerr_warnwusys("commit a report to the queue") ; goto err ; }
+  if (kind == R_FAILED)
+  {
+    /* which failures this report covered: "B i" each */
+    stralloc lines = STRALLOC_ZERO ;
+    char fmt[UINT_FMT] ;
+    for (unsigned int i = 0 ; i < m->nr ; i++)
+    {
+      rcpt *r = m->r + i ;
+      if (r->state != R_FAILED || !(r->notify & want) || r->reported) continue ;
+      r->reported = 1 ;
+      catb(&lines, "B ", 2) ; catb(&lines, fmt, uint_fmt(fmt, i)) ; catb(&lines, "\n", 1) ;
+    }
+    info_add(m, lines.s, lines.len, 1) ;
+    stralloc_free(&lines) ;
+  }
+  else
   {
     char line[2] = { tag, '\n' } ;
     info_add(m, line, 2, 1) ;
@@ -974,6 +1098,7 @@ static job *job_new (void)
       j->wstat = 0 ;
       j->sudoerr = 0 ;
       j->sudostate = 0 ;
+      j->started = time(0) ;
       j->sudo = (tern_sudo)TERN_SUDO_ZERO ;
       j->domain[0] = 0 ;
       return j ;
@@ -1052,6 +1177,8 @@ static void rcpt_defer (msg *m, unsigned int i, char *why)
   rcpt *r = m->r + i ;
   setwhy(r, why) ;
   r->state = R_DEFERRED ;
+  r->fresh = 1 ;
+  r->soon = 0 ;
   info_rcpt(m, 'Z', i, r->why) ;
   strerr_warni("deferred id=", m->id, " rcpt=<", M_S(m, r->addr), "> reason=", r->why) ;
 }
@@ -1104,7 +1231,8 @@ static void launch_remote (msg *m, char const *d)
   if (!j) return ;
   j->m = m ;
   j->kind = J_REMOTE ;
-  if (strlen(d) >= sizeof j->domain) d = "" ;
+  /* msg_parse failed recipients whose domain cannot fit (over 255) */
+  if (strlen(d) >= sizeof j->domain) { j->flags = 0 ; return ; }
   strcpy(j->domain, d) ;
   arg_add(j, smtpsendpath.s, smtpsendpath.len) ;
   if (smarthost.len)
@@ -1152,6 +1280,7 @@ static void launch_remote (msg *m, char const *d)
     }
     if (!stralloc_0(&j->args)) dienomem() ;
   }
+  if (!j->nri) { j->flags = 0 ; return ; }
   m->ninflight++ ;
   nremote++ ;
   fd = open_body(m) ;
@@ -1265,7 +1394,7 @@ static void local_done (job *j)
   {
     char const *e = strerror(j->sudoerr) ;
     rcpt_defer(m, i, dupwhy("4.3.0", "x-tern", e, strlen(e))) ;
-    if (j->sudostate == 0) m->flags |= M_SOON ;
+    if (j->sudostate == 0) r->soon = 1 ;
     return ;
   }
   if (!textlen)
@@ -1317,11 +1446,21 @@ static void remote_done (job *j)
       }
       pos += len + 1 ;
     }
+    if (verdict < 0 && code == 100 && !j->out.len)
+    {
+      /* smtp-send refused its arguments: retrying cannot help */
+      setwhy(r, strdup("5.3.0 x-tern; smtp-send refused the delivery (exit 100, see the log)")) ;
+      if (!r->why) dienomem() ;
+      r->state = R_FAILED ;
+      info_rcpt(m, 'F', i, r->why) ;
+      strerr_warni("failed id=", m->id, " rcpt=<", M_S(m, r->addr), "> reason=", r->why) ;
+      continue ;
+    }
     if (verdict < 0)
     {
       char const *e = j->sudoerr ? strerror(j->sudoerr) : code < 0 ? "smtp-send crashed" : "no result from smtp-send" ;
       rcpt_defer(m, i, dupwhy("4.3.0", "x-tern", e, strlen(e))) ;
-      if (j->sudoerr && j->sudostate == 0) m->flags |= M_SOON ;
+      if (j->sudoerr && j->sudostate == 0) r->soon = 1 ;
       continue ;
     }
     if (!verdict)
@@ -1459,8 +1598,9 @@ int main (int argc, char const *const *argv)
    || !tern_env_uint("QUEUE_PERDOMAIN", &perdomain, 10) || !perdomain
    || !tern_env_uint("QUEUE_RESCAN", &rescan, 60) || !rescan
    || !tern_env_uint("QUEUE_WARN", &warn_after, 14400)
-   || !tern_env_uint("QUEUE_LIFETIME", &lifetime, 432000) || !lifetime)
-    strerr_dief(100, "bad QUEUE_LOCAL, QUEUE_REMOTE, QUEUE_PERDOMAIN, QUEUE_RESCAN, QUEUE_WARN or QUEUE_LIFETIME") ;
+   || !tern_env_uint("QUEUE_LIFETIME", &lifetime, 432000) || !lifetime
+   || !tern_env_uint("QUEUE_JOBTIMEOUT", &jobtimeout, 7200) || !jobtimeout)
+    strerr_dief(100, "bad QUEUE_LOCAL, QUEUE_REMOTE, QUEUE_PERDOMAIN, QUEUE_RESCAN, QUEUE_WARN, QUEUE_LIFETIME or QUEUE_JOBTIMEOUT") ;
   parse_retry() ;
   direct = tern_direct() ;
   root = tern_root() ;
@@ -1538,6 +1678,11 @@ int main (int argc, char const *const *argv)
     t = now() ;
     wake = next_rescan ;
     if (genalloc_len(msg *, &heap) && genalloc_s(msg *, &heap)[0]->due < wake) wake = genalloc_s(msg *, &heap)[0]->due ;
+    /* while stopping, neither rescans nor retries happen: do not spin on them */
+    if (stopping) wake = t + 10 ;
+    for (unsigned int i = 0 ; i < njobs_max ; i++)
+      if ((jobs[i].flags & J_USED) && !(jobs[i].flags & J_EXITED) && jobs[i].started + (time_t)jobtimeout < wake)
+        wake = jobs[i].started + jobtimeout ;
     if (wake < t) wake = t ;
     tain_addsec_g(&deadline, (int)(wake - t)) ;
     if (stopping && tain_less(&stopdeadline, &deadline)) deadline = stopdeadline ;
@@ -1605,8 +1750,28 @@ int main (int argc, char const *const *argv)
         }
       }
     }
-    for (unsigned int i = 0 ; i < njobs_max ; i++) job_check(jobs + i) ;
     t = now() ;
+    for (unsigned int i = 0 ; i < njobs_max ; i++)
+    {
+      /* a delivery agent that hangs past QUEUE_JOBTIMEOUT is stopped: its
+         recipients are deferred */
+      job *j = jobs + i ;
+      if (!(j->flags & J_USED) || (j->flags & J_EXITED) || t < j->started + (time_t)jobtimeout) continue ;
+      strerr_warnw("delivery agent timed out, stopping it id=", j->m->id) ;
+      if (j->flags & J_SUDO)
+      {
+        /* closing the socket makes s6-sudod send its child SIGTERM */
+        tern_sudo_abort(&j->sudo) ;
+        j->sudoerr = ETIMEDOUT ;
+        j->sudostate = 2 ;
+        j->flags |= J_EXITED ;
+      }
+      else if (j->pid) kill(j->pid, SIGKILL) ;
+      if (j->outfd >= 0) { fd_close(j->outfd) ; j->outfd = -1 ; }
+      j->flags |= J_EOF ;
+    }
+    for (unsigned int i = 0 ; i < njobs_max ; i++) job_check(jobs + i) ;
+    if (messdirty) sync_dir("mess") ;
     if (!stopping && t >= next_rescan)
     {
       if (!remote_ok) check_remote() ;

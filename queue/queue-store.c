@@ -34,6 +34,7 @@
 #define QQ_CONFIG 55
 #define QQ_QDIR 62
 #define QQ_ENVFMT 91
+#define QQ_REFUSE 31      /* permanently refused: control characters, too big */
 
 #define RECMAX 4096       /* one envelope record: an address and parameters */
 #define ENVMAX (1 << 20)  /* the whole envelope: ten thousand recipients */
@@ -110,6 +111,9 @@ static unsigned int check_envelope (char const *s, size_t len)
     size_t n = strlen(s + i) ;
     if (!n) break ;
     if (n > RECMAX) diex(QQ_RECLEN, "envelope record too long") ;
+    /* addresses and parameters end up in headers, reports and logs */
+    for (size_t k = i ; k < i + n ; k++)
+      if ((unsigned char)s[k] < 32 || s[k] == 127) diex(QQ_REFUSE, "control character in the envelope") ;
     if (first) { if (s[i] != 'F') diex(QQ_ENVFMT, "envelope does not start with F") ; first = 0 ; }
     else if (s[i] == 'T') nt++ ;
     else if (s[i] != 'P') diex(QQ_ENVFMT, "unknown envelope record") ;
@@ -191,7 +195,7 @@ int main (int argc, char const *const *argv)
     for (;;)
     {
       size_t r, i ;
-      if (rec.len - envstart > ENVMAX) diex(QQ_ENVFMT, "envelope too large") ;
+      if (rec.len - envstart > ENVMAX) diex(QQ_REFUSE, "envelope too large") ;
       if (!stralloc_readyplus(&rec, 4096)) die(QQ_NOMEM, "stralloc") ;
       r = readsome(1, rec.s + rec.len, 4096) ;
       if (!r)
@@ -209,9 +213,18 @@ int main (int argc, char const *const *argv)
   }
   nrcpt = check_envelope(rec.s + envstart, rec.len - envstart) ;
 
-  if (!tern_qwriter_commit(&q, rec.s, rec.len))
-    die(QQ_WRITE, "commit the queue file") ;
-  tmpname_for_signal = 0 ;
+  {
+    /* the commit may move the body to another temp file: no signal
+       handler may look at the name meanwhile */
+    sigset_t all, old ;
+    int ok ;
+    sigfillset(&all) ;
+    sigprocmask(SIG_BLOCK, &all, &old) ;
+    ok = tern_qwriter_commit(&q, rec.s, rec.len) ;
+    tmpname_for_signal = 0 ;
+    sigprocmask(SIG_SETMASK, &old, 0) ;
+    if (!ok) die(QQ_WRITE, "commit the queue file") ;
+  }
   tern_queue_wake(qdir.s) ;
   {
     char fmts[UINT64_FMT], fmtn[UINT_FMT], fmtu[UINT64_FMT] ;

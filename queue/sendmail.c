@@ -136,6 +136,21 @@ static void add_rcpts (stralloc *sa, char const *s, size_t len)
   if (tern_addrlist(sa, s, len) < 0) strerr_diefusys(EX_OSERR, "allocate memory") ;
 }
 
+/* RFC 3461 4.1: NEVER, or SUCCESS, FAILURE and DELAY separated by commas */
+static int notify_ok (char const *s)
+{
+  if (!strcasecmp(s, "never")) return 1 ;
+  while (*s)
+  {
+    size_t n = str_chr(s, ',') ;
+    if (!((n == 7 && (!strncasecmp(s, "success", 7) || !strncasecmp(s, "failure", 7)))
+       || (n == 5 && !strncasecmp(s, "delay", 5)))) return 0 ;
+    s += n ;
+    if (*s && !*++s) return 0 ;
+  }
+  return 1 ;
+}
+
 static int addr_ok (char const *a)
 {
   if (!*a || strlen(a) > 1000) return 0 ;
@@ -149,7 +164,7 @@ int main (int argc, char const *const *argv)
   char const *sender = 0, *fullname = 0, *notify = 0, *ret = 0, *envid = 0 ;
   int opt_t = 0 ;
   int seen_date = 0, seen_msgid = 0, seen_from = 0, eof = 0, bodyfirst = 0 ;
-  int skipping = 0 ;
+  int skipping = 0, infield = 0 ;
   PROG = "sendmail" ;
 
   for (;;)
@@ -162,8 +177,14 @@ int main (int argc, char const *const *argv)
       case 'i' : opt_i = 1 ; break ;
       case 'f' : case 'r' : sender = l.arg ; break ;
       case 'F' : fullname = l.arg ; break ;
-      case 'N' : notify = l.arg ; break ;
-      case 'R' : ret = l.arg ; break ;
+      case 'N' :
+        notify = l.arg ;
+        if (!notify_ok(notify)) strerr_dief(EX_USAGE, "-N wants never, or a list of success, failure, delay") ;
+        break ;
+      case 'R' :
+        ret = l.arg ;
+        if (strcasecmp(ret, "full") && strcasecmp(ret, "hdrs")) strerr_dief(EX_USAGE, "-R wants full or hdrs") ;
+        break ;
       case 'V' : envid = l.arg ; break ;
       case 'o' :
         /* -oi is -i; -oem, -odi, -odb, -oQ... are accepted and ignored */
@@ -229,21 +250,24 @@ int main (int argc, char const *const *argv)
     if (!getline_hdr(&line, &eof)) break ;
     if (!line.len) { bodyfirst = 0 ; break ; }
     if (!opt_i && line.len == 1 && line.s[0] == '.') { eof = 1 ; break ; }
+    if (hdr.len + env.len + line.len > HDRMAX) strerr_dief(EX_DATAERR, "header section too large") ;
     if (line.s[0] == ' ' || line.s[0] == '\t')
     {
-      if (!hdr.len) { bodyfirst = 1 ; break ; }
+      /* a continuation, unless no field came before it (a Bcc: dropped
+         first counts as a field) */
+      if (!infield) { bodyfirst = 1 ; break ; }
       if (!skipping && (!stralloc_cat(&hdr, &line) || !stralloc_catb(&hdr, "\n", 1))) strerr_diefusys(EX_OSERR, "allocate memory") ;
       if (skipping && opt_t && !stralloc_cat(&env, &line)) strerr_diefusys(EX_OSERR, "allocate memory") ;
       continue ;
     }
     nl = fieldname(line.s, line.len) ;
     if (!nl) { bodyfirst = 1 ; break ; }
+    infield = 1 ;
     skipping = 0 ;
     if (isfield(line.s, line.len, nl, "Date")) seen_date = 1 ;
     else if (isfield(line.s, line.len, nl, "Message-ID")) seen_msgid = 1 ;
     else if (isfield(line.s, line.len, nl, "From")) seen_from = 1 ;
     else if (isfield(line.s, line.len, nl, "Bcc")) skipping = 1 ;
-    if (hdr.len + line.len > HDRMAX) strerr_dief(EX_DATAERR, "header section too large") ;
     if (!skipping && (!stralloc_cat(&hdr, &line) || !stralloc_catb(&hdr, "\n", 1))) strerr_diefusys(EX_OSERR, "allocate memory") ;
     if (skipping && opt_t)
     {
@@ -328,9 +352,11 @@ int main (int argc, char const *const *argv)
       if (!stralloc_catb(&out, "\n", 1)) strerr_diefusys(EX_OSERR, "allocate memory") ;
     }
     if (!buffer_putallnoflush(&b, out.s, out.len) || !buffer_putallnoflush(&b, hdr.s, hdr.len)) goto writefail ;
-    if (!eof)
+    if (!eof || bodyfirst)
     {
-      /* the body: streamed, CRLF as LF; without -i a line "." ends it */
+      /* the body: streamed, CRLF as LF; without -i a line "." ends it
+         (bodyfirst: the line that ended the header section is the body's
+         first, even when it was the input's last and had no LF) */
       int bol = 1, dot = 0 ;
       char c ;
       if (!buffer_putallnoflush(&b, "\n", 1)) goto writefail ;

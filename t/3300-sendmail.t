@@ -79,6 +79,22 @@ t.is_(sorted(rc), sorted(["extra@example.test", "alice@example.test", "j@example
 t.ok(b"Bcc" not in body and b"hidden" not in body, "Bcc: and its continuation removed from the message")
 t.like(body.decode(), r"\nTo: Alice <alice@example\.test>, ", "To: kept as written")
 
+# --- a folded Bcc: as the first field, and a last line without its LF
+r = sm(["-t"], "Bcc: a@x.test,\n  b@y.test\nTo: c@z.test\nSubject: hi\n\nbody\n")
+recs, body = queued()[0]
+t.is_(sorted(x[1:].decode() for x in recs if x.startswith(b"T")), ["a@x.test", "b@y.test", "c@z.test"],
+      "-t: a folded Bcc: first, then To:: every recipient")
+t.ok(b"b@y.test" not in body and b"\nTo: c@z.test\nSubject: hi\n\nbody\n" in body, "the Bcc: continuation is gone, the rest kept", body)
+sm(["demo@example.test"], "hello")
+t.ok(queued()[0][1].endswith(b"\n\nhello\n"), "a message of one line without LF keeps it, as its body")
+sm(["demo@example.test"], "Subject: s\nlast line")
+t.ok(queued()[0][1].endswith(b"\nSubject: s\n\nlast line\n"), "a last body line without LF is kept")
+r = sm(["-R", "full x", "demo@example.test"], "Subject: x\n\nx\n")
+t.is_(r.returncode, 64, "-R must be full or hdrs: 64")
+r = sm(["-N", "success,bogus", "demo@example.test"], "Subject: x\n\nx\n")
+t.is_(r.returncode, 64, "-N must be RFC 3461's keywords: 64")
+t.is_(queued(), [], "nothing queued by those")
+
 # --- DSN options and 8-bit bodies become P records
 sm(["-N", "success,delay", "-R", "hdrs", "-V", "id 1+x", "demo@example.test"], "Subject: dsn\n\ncaf\xc3\xa9\n".encode("latin-1").decode("latin-1"))
 recs = queued()[0][0]

@@ -74,6 +74,12 @@ with open(inst.path("queue", "info", ids[1]), "w") as f:
 objs = [json.loads(l) for l in inst.run(["mailq", "-j"]).stdout.decode().splitlines()]
 t.is_(objs[1]["recipients"][0]["reason"], '4.0.0 x-tern; odd "quote" \\ and \x01', "JSON escapes round-trip")
 
+# octets that are not UTF-8 still make valid JSON
+with open(inst.path("queue", "info", ids[1]), "wb") as f:
+    f.write(b"Z 0 4.0.0 smtp; 450 caf\xe9 \xc3 cut, ok \xc3\xa9\n")
+objs = [json.loads(l) for l in inst.run(["mailq", "-j"]).stdout.decode("utf-8").splitlines()]
+t.is_(objs[1]["recipients"][0]["reason"], "4.0.0 smtp; 450 caf\ufffd \ufffd cut, ok \u00e9", "invalid UTF-8 becomes U+FFFD, valid UTF-8 stays")
+
 r = inst.run(["mailq", "-x"])
 t.is_(r.returncode, 100, "a bad option: 100")
 os.chmod(inst.path("queue", "mess"), 0o000)

@@ -30,5 +30,6 @@ int main (void)
   check("", "", "empty") ;
   check(" , ,", "", "empty elements") ;
   check("\"unterminated <x@y>", "\"unterminated <x@y>|", "unterminated quote taken literally") ;
+  check("a@[IPv6:2001:db8::1], b@[192.0.2.1]", "a@[IPv6:2001:db8::1]|b@[192.0.2.1]|", "domain literals keep their colons") ;
   return tap_done() ;
 }
