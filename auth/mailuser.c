@@ -70,22 +70,17 @@ static void lineerr (srcfile const *f, unsigned int lineno, char const *what, ch
   nerrors++ ;
 }
 
-/* A mailbox is a relative path under mail/, of plain components. */
+/* A mailbox is a relative path under mail/, of plain components: what
+   deliver and pwcheck accept (tern_mailbox_sane), without a final slash,
+   spaces or controls. */
 static int mailbox_sane (char const *s)
 {
   size_t len = strlen(s) ;
-  if (!len || s[0] == '/' || s[len-1] == '/') return 0 ;
-  for (size_t i = 0 ; i < len ; )
+  if (!len || s[len-1] == '/' || !tern_mailbox_sane(s, len)) return 0 ;
+  for (size_t i = 0 ; i < len ; i++)
   {
-    size_t n = 0 ;
-    while (i + n < len && s[i+n] != '/') n++ ;
-    if (!n || (n == 1 && s[i] == '.') || (n == 2 && s[i] == '.' && s[i+1] == '.')) return 0 ;
-    for (size_t j = 0 ; j < n ; j++)
-    {
-      unsigned char c = s[i+j] ;
-      if (c <= 32 || c == 127) return 0 ;
-    }
-    i += n + 1 ;
+    unsigned char c = s[i] ;
+    if (c <= 32 || c == 127) return 0 ;
   }
   return 1 ;
 }

@@ -6,10 +6,11 @@
    and enters the user's Maildir, sets USER, HOME and MAILDIR and execs
    the rest of its arguments.
 
-   Failed logins are counted per remote address across connections in
-   auth/failures, a fixed table of FT_N entries under an fcntl lock; every
-   attempt from an address with recent failures first waits (the formula
-   is at fail_delay). Exit codes are checkpassword's: 1 refused, 2 misuse,
+   Failed logins are counted per remote address (IPv6 per /64) across
+   connections in auth/failures, a fixed table of FT_N entries under an
+   fcntl lock; every attempt from an address with recent failures first
+   waits (the formula is at fail_delay). An attempt is counted before its
+   password is checked and taken back when it was right. Exit codes are checkpassword's: 1 refused, 2 misuse,
    111 temporary trouble. */
 
 #include <errno.h>
@@ -105,41 +106,105 @@ static int ft_open (void)
   return fd ;
 }
 
+/* The address as counted: an IPv6 address by its /64 (what one host
+   or one customer gets), an IPv4-mapped one as the IPv4 address it is. */
+static void ft_key (unsigned char *ip, uint32_t *is6)
+{
+  static unsigned char const mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff } ;
+  memset(ip, 0, 16) ;
+  *is6 = 0 ;
+  if (!cf.ip.is6) { memcpy(ip, cf.ip.ip, 4) ; return ; }
+  if (!memcmp(cf.ip.ip, mapped, 12)) { memcpy(ip, cf.ip.ip + 12, 4) ; return ; }
+  memcpy(ip, cf.ip.ip, 8) ;
+  *is6 = 1 ;
+}
+
 static fentry *ft_find (void)
 {
+  unsigned char ip[16] ;
+  uint32_t is6 ;
+  ft_key(ip, &is6) ;
   for (unsigned int i = 0 ; i < FT_N ; i++)
-    if (table[i].last && table[i].is6 == (uint32_t)cf.ip.is6 && !memcmp(table[i].ip, cf.ip.ip, 16)) return table + i ;
+    if (table[i].last && table[i].is6 == is6 && !memcmp(table[i].ip, ip, 16)) return table + i ;
   return 0 ;
 }
 
-/* The wait owed by this address now, in ms. */
-static uint64_t ft_delay (uint64_t now)
+static void ft_write (int fd, fentry const *e)
+{
+  if (pwrite(fd, e, sizeof(fentry), (char const *)e - (char const *)table) != sizeof(fentry))
+    strerr_warnwusys("update auth/failures") ;
+}
+
+/* The count decayed to now, the half-lives it lost taken off the clock
+   too (last moves on by whole half-lives, so the next one is not lost). */
+static void normalize (fentry *e, uint64_t now)
+{
+  uint64_t halves = now > e->last ? (now - e->last) / cf.halflife : 0 ;
+  if (!halves) return ;
+  e->count = halves >= 32 ? 0 : e->count >> halves ;
+  e->last += halves * cf.halflife ;
+}
+
+/* What ft_attempt found and wrote, for ft_success: the entry's clock
+   before this attempt (0: no entry), and the time this attempt set. */
+static uint64_t ft_before = 0, ft_mine = 0 ;
+
+/* This attempt, counted as a failure before the password is checked (so
+   that parallel attempts from one address each see the ones before them
+   and wait longer), and the wait owed for the failures before it, in ms.
+   When the table is full, the entry with the lowest count (then the
+   oldest) makes room: a burst of new addresses cannot push out those
+   that failed most. */
+static uint64_t ft_attempt (uint64_t now)
 {
   int fd = ft_open() ;
   fentry *e = ft_find() ;
-  uint64_t d = e ? fail_delay(decayed(e, now)) : 0 ;
+  uint64_t d ;
+  if (!now) now = 1 ;
+  if (e)
+  {
+    normalize(e, now) ;
+    ft_before = e->last ;
+  }
+  else
+  {
+    uint32_t low = UINT32_MAX ;
+    for (unsigned int i = 0 ; i < FT_N ; i++)
+    {
+      uint32_t c = table[i].last ? decayed(table + i, now) : 0 ;
+      if (!e || c < low || (c == low && table[i].last < e->last)) { e = table + i ; low = c ; }
+    }
+    memset(e, 0, sizeof(fentry)) ;
+    ft_key(e->ip, &e->is6) ;
+    ft_before = 0 ;
+  }
+  d = fail_delay(e->count) ;
+  if (e->count < 64) e->count++ ;
+  e->last = ft_mine = now ;
+  ft_write(fd, e) ;
   fd_close(fd) ;
   return d ;
 }
 
-/* One more failure for this address; the oldest entry makes room. */
-static void ft_fail (uint64_t now)
+/* The password was right: the attempt ft_attempt counted was not a
+   failure, and the entry goes back to what it was (when no attempt came
+   after ours) or loses one (when some did). An entry left with nothing
+   to count is freed. */
+static void ft_success (uint64_t now)
 {
   int fd = ft_open() ;
   fentry *e = ft_find() ;
-  if (e) e->count = decayed(e, now) ;
-  else
+  if (e)
   {
-    e = table ;
-    for (unsigned int i = 1 ; i < FT_N ; i++) if (table[i].last < e->last) e = table + i ;
-    memset(e, 0, sizeof(fentry)) ;
-    memcpy(e->ip, cf.ip.ip, 16) ;
-    e->is6 = cf.ip.is6 ;
+    if (e->last == ft_mine)
+    {
+      if (ft_before) e->last = ft_before ;
+    }
+    else normalize(e, now) ;
+    if (e->count) e->count-- ;
+    if (!e->count) memset(e, 0, sizeof(fentry)) ;
+    ft_write(fd, e) ;
   }
-  if (e->count < 64) e->count++ ;
-  e->last = now ? now : 1 ;
-  if (pwrite(fd, e, sizeof(fentry), (char *)e - (char *)table) != sizeof(fentry))
-    strerr_warnwusys("record the failure in auth/failures") ;
   fd_close(fd) ;
 }
 
@@ -182,10 +247,10 @@ static int same (char const *a, char const *b)
 /* the wait applied to this attempt, for the log (ms) */
 static char waitfmt[UINT64_FMT] = "0" ;
 
-static void refuse (char const *user, char const *why, uint64_t now)
+/* The attempt was counted as a failure already (ft_attempt). */
+static void refuse (char const *user, char const *why)
 {
   char ubuf[128] ;
-  ft_fail(now) ;
   strerr_warni("refused user=", safe(user, ubuf, sizeof(ubuf)), " ip=", cf.ipstr, " wait=", waitfmt, " reason=", why) ;
   _exit(1) ;
 }
@@ -250,7 +315,7 @@ int main (int argc, char const *const *argv)
   user = cred ; pass = cred + ulen + 1 ;
 
   now = time(0) ;
-  wait = ft_delay(now) ;
+  wait = ft_attempt(now) ;
   waitfmt[uint64_fmt(waitfmt, wait)] = 0 ;
   if (wait) msleep(wait) ;
 
@@ -280,15 +345,17 @@ int main (int argc, char const *const *argv)
   explicit_bzero(cred + ulen + 1, plen) ;
   explicit_bzero(&cd, sizeof(cd)) ;
   if (!h) strerr_diefusys(111, "crypt_r") ;
-  if (why) refuse(user, why, now) ;
-  if (!ok || !plen) refuse(user, "password", now) ;
+  if (why) refuse(user, why) ;
+  if (!ok || !plen) refuse(user, "password") ;
 
   /* the mailbox */
   switch (tern_cdb_find(&users, &d, key.s, key.len))
   {
     case -1 : strerr_dief(111, "etc/users.cdb is corrupt") ;
-    case 0 : refuse(user, "no-mailbox", now) ;
+    case 0 : refuse(user, "no-mailbox") ;
   }
+  ft_success(time(0)) ;
+  if (!tern_mailbox_sane(d.s, d.len)) strerr_dief(111, "bad mailbox in etc/users.cdb for user=", safe(user, ubuf, sizeof(ubuf))) ;
   path.len = 0 ;
   if (!tern_path(&path, tern_root(), "mail")) strerr_diefusys(111, "build a path") ;
   if (stat(path.s, &st) < 0) strerr_diefusys(111, "stat ", path.s) ;
@@ -304,13 +371,10 @@ int main (int argc, char const *const *argv)
   /* mail/ MAILBOX, each component created as needed, then cur new tmp */
   {
     size_t i = 0 ;
-    if (!d.len || d.s[0] == '/') strerr_dief(111, "bad mailbox in etc/users.cdb for user=", safe(user, ubuf, sizeof(ubuf))) ;
     while (i < d.len)
     {
       size_t k = i ;
       while (k < d.len && d.s[k] != '/') k++ ;
-      if (k == i || (k - i == 2 && d.s[i] == '.' && d.s[i+1] == '.'))
-        strerr_dief(111, "bad mailbox in etc/users.cdb for user=", safe(user, ubuf, sizeof(ubuf))) ;
       if (!stralloc_catb(&path, "/", 1) || !stralloc_catb(&path, d.s + i, k - i) || !stralloc_0(&path)) strerr_diefusys(111, "allocate") ;
       if (mkdir(path.s, 0700) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir ", path.s) ;
       path.len-- ;

@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <skalibs/types.h>
@@ -70,18 +71,33 @@ static char cleanup_tmp[4096] ;
 static volatile sig_atomic_t cleanup_tmp_on = 0 ;
 static char cleanup_lock[4096] ;
 static volatile sig_atomic_t cleanup_lock_on = 0 ;
+static dev_t lock_dev ;                    /* the dotlock we made: removed by this identity only */
+static ino_t lock_ino ;
 static volatile sig_atomic_t mbox_fd = -1 ;
 static off_t mbox_len = 0 ;
 static volatile pid_t child = 0 ;
 static volatile sig_atomic_t childsig = SIGKILL ;  /* how undo() stops it */
+static int quiet = 0 ;                     /* a target's process: its parent logs the failure */
 
 /* ---- failing ---- */
+
+/* Removes our dotlock: the file we made, not one that replaced it under
+   its name (someone who judged ours stale). Async-signal-safe: undo()
+   calls it. Between the lstat and the unlink the name can still change
+   hands; that window is as narrow as the dotlock protocol allows. */
+static void dotlock_release (void)
+{
+  struct stat st ;
+  if (!cleanup_lock_on) return ;
+  cleanup_lock_on = 0 ;
+  if (lstat(cleanup_lock, &st) == 0 && st.st_dev == lock_dev && st.st_ino == lock_ino) unlink(cleanup_lock) ;
+}
 
 static void undo (void)
 {
   if (cleanup_tmp_on) unlink(cleanup_tmp) ;
   if (mbox_fd >= 0 && ftruncate(mbox_fd, mbox_len) == 0) fsync(mbox_fd) ;
-  if (cleanup_lock_on) unlink(cleanup_lock) ;
+  dotlock_release() ;
   if (child > 0) kill(child, childsig) ;
 }
 
@@ -117,7 +133,7 @@ static void failv (int e, char const *code, char const *const *v, unsigned int n
   out[len++] = '\n' ;
   allwrite(1, out, len) ;
   out[len - 1] = 0 ;
-  strerr_warn(PROG, ": fatal: to=", rcpt ? rcpt : "", " status=", out) ;
+  if (!quiet) strerr_warn(PROG, ": fatal: to=", rcpt ? rcpt : "", " status=", out) ;
   _exit(e) ;
 }
 
@@ -234,12 +250,10 @@ static int fsync_dir (char const *path)
   return 1 ;
 }
 
-/* mkdir, and if it was made, fsync its parent so that it stays made. */
-static int mkdir_durable (char const *path)
+/* fsync the directory holding path, so that a new entry in it stays. */
+static int fsync_parent (char const *path)
 {
-  char const *slash ;
-  if (mkdir(path, 0700) < 0) return errno == EEXIST ;
-  slash = strrchr(path, '/') ;
+  char const *slash = strrchr(path, '/') ;
   if (!slash) return fsync_dir(".") ;
   {
     size_t n = slash - path ;
@@ -249,6 +263,13 @@ static int mkdir_durable (char const *path)
     parent[n] = 0 ;
     return fsync_dir(parent) ;
   }
+}
+
+/* mkdir, and if it was made, fsync its parent so that it stays made. */
+static int mkdir_durable (char const *path)
+{
+  if (mkdir(path, 0700) < 0) return errno == EEXIST ;
+  return fsync_parent(path) ;
 }
 
 /* Makes the Maildir dir (and, from offset from on, its missing parents). */
@@ -336,7 +357,115 @@ static void maildir_write (char const *dir, char const *what)
 
 /* ---- mbox ---- */
 
-static void dotlock (char const *path)
+/* Somebody else's dotlock is broken only when it is stale: older than
+   DOTLOCK_STALE and its holder gone (the PID in it dead, or no PID in
+   it, as other programs' locks may have none). A lock whose PID lives is
+   never broken, however old: a mail reader may hold it that long. It
+   must be a regular file, and it is removed by the device and inode we
+   judged. Returns 1 if it was removed. */
+static int dotlock_break_stale (void)
+{
+  struct stat st, lst ;
+  char buf[PID_FMT + 2] ;
+  pid_t pid = 0 ;
+  ssize_t r ;
+  int fd = open(cleanup_lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) ;
+  if (fd < 0) return 0 ;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || time(0) - st.st_mtime <= DOTLOCK_STALE)
+  {
+    fd_close(fd) ;
+    return 0 ;
+  }
+  r = read(fd, buf, sizeof buf - 1) ;
+  fd_close(fd) ;
+  if (r > 0)
+  {
+    size_t n ;
+    buf[r] = 0 ;
+    n = pid_scan(buf, &pid) ;
+    if (!n || (buf[n] && buf[n] != '\n') || pid <= 0) pid = 0 ;
+  }
+  if (pid && (kill(pid, 0) == 0 || errno != ESRCH)) return 0 ;
+  if (lstat(cleanup_lock, &lst) < 0 || lst.st_dev != st.st_dev || lst.st_ino != st.st_ino) return 0 ;
+  strerr_warnw("removing a stale lock file: ", cleanup_lock) ;
+  return unlink(cleanup_lock) == 0 ;
+}
+
+/* The dotlock, without waiting: 1 if we made it (O_EXCL, our PID in
+   it), 0 if someone else holds it, -1 if we just broke a stale one. */
+static int dotlock_take (void)
+{
+  struct stat st ;
+  char fmt[PID_FMT + 1] ;
+  size_t n ;
+  int fd = open(cleanup_lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600) ;
+  if (fd < 0)
+  {
+    if (errno != EEXIST) failsys(111, "4.3.0", "unable to create the mbox lock file") ;
+    return dotlock_break_stale() ? -1 : 0 ;
+  }
+  if (fstat(fd, &st) < 0)
+  {
+    int e = errno ;
+    unlink(cleanup_lock) ;
+    errno = e ;
+    failsys(111, "4.3.0", "unable to stat the mbox lock file") ;
+  }
+  lock_dev = st.st_dev ;
+  lock_ino = st.st_ino ;
+  cleanup_lock_on = 1 ;
+  n = pid_fmt(fmt, getpid()) ;
+  fmt[n++] = '\n' ;
+  if (allwrite(fd, fmt, n) < n) failsys(111, "4.3.0", "unable to write the mbox lock file") ;
+  fd_close(fd) ;
+  return 1 ;
+}
+
+/* The mbox, opened without following a symbolic link and checked: a
+   regular file with one link, owned by us (a new one, made with O_EXCL,
+   is), still the file its name gives. *created is set when we made it.
+   Anything else is refused: the name is in a directory others may
+   write. */
+static int mbox_open (char const *path, int *created)
+{
+  for (unsigned int tries = 0 ;; tries++)
+  {
+    struct stat st, lst ;
+    int made = 0 ;
+    int fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) ;
+    if (fd < 0 && errno == ENOENT)
+    {
+      fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600) ;
+      if (fd < 0 && errno == EEXIST && tries < 10) continue ;   /* made by another program meanwhile */
+      made = fd >= 0 ;
+    }
+    if (fd < 0)
+    {
+      if (errno == ELOOP) fail(111, "4.3.5", "the mbox ", path, " is a symbolic link: refused") ;
+      failsys(111, "4.3.0", "unable to open the mbox") ;
+    }
+    if (fstat(fd, &st) < 0) failsys(111, "4.3.0", "unable to stat the mbox") ;
+    if (!S_ISREG(st.st_mode)) fail(111, "4.3.5", "the mbox ", path, " is not a regular file: refused") ;
+    if (st.st_nlink != 1) fail(111, "4.3.5", "the mbox ", path, " has other hard links: refused") ;
+    if (st.st_uid != geteuid()) fail(111, "4.3.5", "the mbox ", path, " belongs to another user: refused") ;
+    if (lstat(path, &lst) < 0 || lst.st_dev != st.st_dev || lst.st_ino != st.st_ino)
+    {
+      /* renamed or replaced since we opened it */
+      fd_close(fd) ;
+      if (tries < 10) continue ;
+      fail(111, "4.3.0", "the mbox ", path, " keeps changing") ;
+    }
+    if (ndelay_off(fd) < 0) failsys(111, "4.3.0", "unable to set the mbox blocking") ;
+    if (made) *created = 1 ;
+    return fd ;
+  }
+}
+
+/* The dotlock, then the fcntl lock, each without blocking. When the
+   fcntl lock is busy the dotlock is let go before we wait, so that a
+   program that takes them in the other order never deadlocks with us.
+   At most DOTLOCK_WAIT rounds, a tenth of a second apart. */
+static int mbox_lock (char const *path, int *created)
 {
   size_t len = strlen(path) ;
   if (len + 6 > sizeof cleanup_lock) fail(111, "4.3.0", "mbox path too long") ;
@@ -344,26 +473,18 @@ static void dotlock (char const *path)
   memcpy(cleanup_lock + len, ".lock", 6) ;
   for (unsigned int tries = 0 ;; tries++)
   {
-    struct stat st ;
-    int fd = open(cleanup_lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) ;
-    if (fd >= 0)
+    int r = dotlock_take() ;
+    if (r < 0) continue ;   /* a stale one went: try again at once */
+    if (r)
     {
-      char fmt[PID_FMT + 1] ;
-      size_t n = pid_fmt(fmt, getpid()) ;
-      fmt[n++] = '\n' ;
-      cleanup_lock_on = 1 ;
-      allwrite(fd, fmt, n) ;
+      int fd = mbox_open(path, created) ;
+      r = fd_lock(fd, 1, 1) ;
+      if (r < 0) failsys(111, "4.3.0", "unable to lock the mbox") ;
+      if (r) return fd ;
       fd_close(fd) ;
-      return ;
+      dotlock_release() ;
     }
-    if (errno != EEXIST) failsys(111, "4.3.0", "unable to create the mbox lock file") ;
-    if (stat(cleanup_lock, &st) == 0 && time(0) - st.st_mtime > DOTLOCK_STALE)
-    {
-      strerr_warnw("removing a stale lock file: ", cleanup_lock) ;
-      unlink(cleanup_lock) ;
-      continue ;
-    }
-    if (tries >= DOTLOCK_WAIT) fail(111, "4.2.0", "the mbox is locked by another program (", cleanup_lock, ")") ;
+    if (tries >= DOTLOCK_WAIT) fail(111, "4.2.0", "the mbox is locked by another program (", path, ")") ;
     {
       struct timespec ts = { .tv_sec = 0, .tv_nsec = 100000000 } ;
       nanosleep(&ts, 0) ;
@@ -377,11 +498,8 @@ static void mbox_write (char const *path, char const *what)
   char last ;
   time_t now = time(0) ;
   struct tm tm ;
-  int fd ;
-  dotlock(path) ;
-  fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600) ;
-  if (fd < 0) failsys(111, "4.3.0", "unable to open the mbox") ;
-  if (fd_lock(fd, 1, 0) < 1) failsys(111, "4.3.0", "unable to lock the mbox") ;
+  int created = 0 ;
+  int fd = mbox_lock(path, &created) ;
   mbox_len = lseek(fd, 0, SEEK_END) ;
   if (mbox_len < 0) failsys(111, "4.3.0", "unable to seek in the mbox") ;
   mbox_fd = fd ;
@@ -397,11 +515,14 @@ static void mbox_write (char const *path, char const *what)
    || !oput(hdr.s, hdr.len) || !copy_message(1, &last)
    || (last != '\n' && !oput("\n", 1)) || !oput("\n", 1) || !oflush()) goto err ;
   if (fsync(fd) < 0) goto err ;
+  /* a new mbox: its name must survive a crash as well as its contents */
+  if (created && !fsync_parent(path)) goto err ;
   mbox_fd = -1 ;
   ofd = -1 ;
-  if (close(fd) < 0) failsys(111, "4.3.0", "unable to write the mbox") ;
-  unlink(cleanup_lock) ;
-  cleanup_lock_on = 0 ;
+  /* The message is on disk (fsync): an error from close now cannot mean
+     it is not, and failing (111) would deliver it again on retry. */
+  if (close(fd) < 0) strerr_warnwu("close the mbox after its fsync (the message is delivered): ", path, ": ", strerror(errno)) ;
+  dotlock_release() ;
   strerr_warni("delivered to=", rcpt ? rcpt : "", " ", what) ;
   return ;
  err:
@@ -567,9 +688,11 @@ static void prog_deliver (char const *cmd)
   }
 }
 
-/* One queue-add run for every remote target: message on its fd 0 (ours
-   with Delivered-To: in front), envelope on its fd 1, sender kept. */
-static void reinject (char const *list, size_t len, unsigned int count)
+/* One queue-add run for every remote target, and for the local targets
+   that failed after others were delivered (nrequeue of them, last in the
+   list): message on its fd 0 (ours with Delivered-To: in front),
+   envelope on its fd 1, sender kept. */
+static void reinject (char const *list, size_t len, unsigned int nremote, unsigned int nrequeue)
 {
   stralloc env = STRALLOC_ZERO, path = STRALLOC_ZERO ;
   char const *argv[2] ;
@@ -612,8 +735,16 @@ static void reinject (char const *list, size_t len, unsigned int count)
   }
   {
     char fmt[UINT_FMT] ;
-    fmt[uint_fmt(fmt, count)] = 0 ;
-    strerr_warni("forwarded to=", rcpt, " rcpts=", fmt) ;
+    if (nremote)
+    {
+      fmt[uint_fmt(fmt, nremote)] = 0 ;
+      strerr_warni("forwarded to=", rcpt, " rcpts=", fmt) ;
+    }
+    if (nrequeue)
+    {
+      fmt[uint_fmt(fmt, nrequeue)] = 0 ;
+      strerr_warni("requeued to=", rcpt, " rcpts=", fmt) ;
+    }
   }
   stralloc_free(&env) ;
   stralloc_free(&path) ;
@@ -629,16 +760,18 @@ struct dest_s
   char type ;
   size_t a ;   /* in pool: mailbox, path, command or address */
   size_t b ;   /* in pool: the +detail of a mailbox, else "" */
+  size_t c ;   /* in pool: the address a mailbox was found for, else "" */
+  int requeue ;  /* c, given to queue-add, would come back to this mailbox alone */
 } ;
 static genalloc dests = GENALLOC_ZERO ;   /* dest */
 static stralloc pool = STRALLOC_ZERO ;
 static stralloc visited = STRALLOC_ZERO ;   /* addresses whose aliases were expanded */
 static stralloc expanding = STRALLOC_ZERO ; /* those being expanded: the path from ADDRESS */
 
-static void add_dest (char type, char const *a, size_t alen, char const *b, size_t blen)
+static void add_dest (char type, char const *a, size_t alen, char const *b, size_t blen, char const *c, int requeue)
 {
   size_t n = genalloc_len(dest, &dests) ;
-  dest d = { .type = type } ;
+  dest d = { .type = type, .requeue = requeue } ;
   for (size_t i = 0 ; i < n ; i++)
   {
     dest const *x = genalloc_s(dest, &dests) + i ;
@@ -649,6 +782,8 @@ static void add_dest (char type, char const *a, size_t alen, char const *b, size
   if (!stralloc_catb(&pool, a, alen) || !stralloc_0(&pool)) dienomem() ;
   d.b = pool.len ;
   if (!stralloc_catb(&pool, b, blen) || !stralloc_0(&pool)) dienomem() ;
+  d.c = pool.len ;
+  if (!stralloc_cats(&pool, c) || !stralloc_0(&pool)) dienomem() ;
   if (!genalloc_append(dest, &dests, &d)) dienomem() ;
 }
 
@@ -664,19 +799,6 @@ static int lookup (cdb const *c, cdb_data *d, char const *key, size_t len, char 
   int r = tern_cdb_find(c, d, key, len) ;
   if (r < 0) failsys(111, "4.3.0", "unable to read ", what) ;
   return r ;
-}
-
-/* A mailbox from users.cdb must stay under mail/. */
-static int mailbox_sane (char const *s, size_t len)
-{
-  if (!len || s[0] == '/' || memchr(s, 0, len)) return 0 ;
-  for (size_t i = 0 ; i < len ; )
-  {
-    size_t n = byte_chr(s + i, len - i, '/') ;
-    if (!n || (n == 1 && s[i] == '.') || (n == 2 && s[i] == '.' && s[i+1] == '.')) return 0 ;
-    i += n + 1 ;
-  }
-  return 1 ;
 }
 
 static int resolve (char const *addr, unsigned int depth, int skipaliases) ;
@@ -696,13 +818,13 @@ static void expand (cdb_data const *d, char const *ctxdom, char const *name, uns
     if (t[0] == '|')
     {
       if (!progs_ok) fail(100, "5.7.1", "delivery to programs is not enabled (alias ", name, ")") ;
-      add_dest(D_PROGRAM, t + 1, n - 1, "", 0) ;
+      add_dest(D_PROGRAM, t + 1, n - 1, "", 0, "", 0) ;
     }
     else if (t[0] == '/')
     {
       if (!files_ok) fail(100, "5.7.1", "delivery to files is not enabled (alias ", name, ")") ;
-      if (n > 1 && t[n-1] == '/') add_dest(D_MAILDIR, t, n - 1, "", 0) ;
-      else add_dest(D_MBOX, t, n, "", 0) ;
+      if (n > 1 && t[n-1] == '/') add_dest(D_MAILDIR, t, n - 1, "", 0, "", 0) ;
+      else add_dest(D_MBOX, t, n, "", 0, "", 0) ;
     }
     else
     {
@@ -718,7 +840,7 @@ static void expand (cdb_data const *d, char const *ctxdom, char const *name, uns
       tern_addr_canon(full, len, 0) ;
       at = tern_addr_domain(full, len) ;
       if (at < len && !tern_domain_in(domains.s, domains.len, full + at + 1, len - at - 1))
-        add_dest(D_REMOTE, full, len, "", 0) ;
+        add_dest(D_REMOTE, full, len, "", 0, "", 0) ;
       else
       {
         int ancestor ;
@@ -789,8 +911,12 @@ static int resolve (char const *addr, unsigned int depth, int skipaliases)
       det = addr + plus + 1 ;
       detlen = at - plus - 1 ;
     }
-    if (!mailbox_sane(d.s, d.len)) fail(111, "4.3.5", "users.cdb has a malformed mailbox for ", addr) ;
-    add_dest(D_MAILBOX, d.s, d.len, det, detlen) ;
+    /* a mailbox from users.cdb must stay under mail/ (pwcheck checks the same) */
+    if (!tern_mailbox_sane(d.s, d.len)) fail(111, "4.3.5", "users.cdb has a malformed mailbox for ", addr) ;
+    /* Given to queue-add, addr comes back here: unless its aliases were
+       skipped (an alias naming itself), or it is ADDRESS itself, which
+       the copy's Delivered-To: would show as a loop. */
+    add_dest(D_MAILBOX, d.s, d.len, det, detlen, addr, !skipaliases && strcasecmp(addr, rcpt)) ;
   }
   return 1 ;
 }
@@ -875,6 +1001,127 @@ static void mbox_deliver (char const *path)
   if (!stralloc_cats(&what, "mbox=") || !stralloc_cats(&what, path) || !stralloc_0(&what)) dienomem() ;
   mbox_write(path, what.s) ;
   stralloc_free(&what) ;
+}
+
+/* ---- delivering to every target ---- */
+
+static void deliver_one (dest const *x)
+{
+  char const *a = pool.s + x->a ;
+  switch (x->type)
+  {
+    case D_MAILBOX : mailbox_deliver(a, pool.s + x->b) ; break ;
+    case D_MAILDIR : maildir_deliver(a) ; break ;
+    case D_MBOX : mbox_deliver(a) ; break ;
+    case D_PROGRAM : prog_deliver(a) ; break ;
+  }
+}
+
+/* One target in a process of its own, so that its failure, which exits,
+   does not end the delivery to the others. Its exit code (a crash is
+   111), and its status line, without LF, in reason. Killed with us: by
+   undo() (SIGTERM, so that it undoes its own part), or by the kernel if
+   we are killed -9 (as a delivery in our own process would be). */
+static int deliver_child (dest const *x, char *reason, size_t max)
+{
+  pid_t parent = getpid(), pid ;
+  size_t len = 0 ;
+  int p[2], wstat ;
+  if (pipe2(p, O_CLOEXEC) < 0) failsys(111, "4.3.0", "unable to make a pipe") ;
+  pid = fork() ;
+  if (pid < 0) failsys(111, "4.3.0", "unable to fork") ;
+  if (!pid)
+  {
+    quiet = 1 ;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(111) ;
+    fd_close(p[0]) ;
+    if (fd_move(1, p[1]) < 0) _exit(111) ;
+    deliver_one(x) ;
+    _exit(0) ;
+  }
+  childsig = SIGTERM ;
+  child = pid ;
+  fd_close(p[1]) ;
+  for (;;)
+  {
+    char buf[512] ;
+    ssize_t r = read(p[0], buf, sizeof buf) ;
+    if (r < 0 && errno == EINTR) continue ;
+    if (r <= 0) break ;
+    if ((size_t)r > max - 1 - len) r = max - 1 - len ;
+    memcpy(reason + len, buf, r) ;
+    len += r ;
+  }
+  fd_close(p[0]) ;
+  wstat = waitchild(pid) ;
+  while (len && reason[len-1] == '\n') len-- ;
+  reason[len] = 0 ;
+  if (!len) strcpy(reason, "4.3.0 the delivery process failed") ;
+  if (!WIFEXITED(wstat)) return 111 ;
+  return WEXITSTATUS(wstat) == 0 || WEXITSTATUS(wstat) == 100 ? WEXITSTATUS(wstat) : 111 ;
+}
+
+/* A failure that ends the whole delivery: a target's status line as
+   ours. */
+static void passfail (int e, char const *reason) gccattr_noreturn ;
+static void passfail (int e, char const *reason)
+{
+  size_t len = strlen(reason) ;
+  char out[len + 1] ;
+  memcpy(out, reason, len) ;
+  out[len] = '\n' ;
+  allwrite(1, out, len + 1) ;
+  strerr_warn(PROG, ": fatal: to=", rcpt, " status=", reason) ;
+  _exit(e) ;
+}
+
+/* Every target. Remote ones go to queue-add together, at the end. One
+   local target is delivered here, as always: its failure is ours. With
+   several, each runs in a child (deliver_child) and a failure after
+   others were delivered must not fail the whole recipient, which
+   queue-run would retry, delivering those again: the failed target is
+   given to queue-add as a recipient of its own instead (with the remote
+   ones), to be retried or bounced alone. That needs its address, so the
+   targets that have none (programs, files, an alias naming itself) go
+   first: if one of them fails after another was delivered, or
+   queue-add fails after something was delivered, the whole recipient
+   fails and its retry repeats what was delivered (a duplicate then
+   cannot be helped). A failure before anything was delivered fails the
+   recipient as always. */
+static void deliver_all (void)
+{
+  stralloc list = STRALLOC_ZERO ;
+  size_t n = genalloc_len(dest, &dests) ;
+  unsigned int nlocal = 0, nremote = 0, nrequeue = 0, delivered = 0 ;
+  dest const *x = genalloc_s(dest, &dests) ;
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    if (x[i].type != D_REMOTE) { nlocal++ ; continue ; }
+    if (!stralloc_catb(&list, pool.s + x[i].a, strlen(pool.s + x[i].a) + 1)) dienomem() ;
+    nremote++ ;
+  }
+  if (nlocal == 1)
+  {
+    for (size_t i = 0 ; i < n ; i++) if (x[i].type != D_REMOTE) deliver_one(x + i) ;
+  }
+  else if (nlocal)
+  {
+    for (int pass = 0 ; pass < 2 ; pass++)
+      for (size_t i = 0 ; i < n ; i++)
+      {
+        char reason[1024] ;
+        int e ;
+        if (x[i].type == D_REMOTE || x[i].requeue != pass) continue ;
+        e = deliver_child(x + i, reason, sizeof reason) ;
+        if (!e) { delivered++ ; continue ; }
+        if (!delivered || !x[i].requeue) passfail(e, reason) ;
+        strerr_warnw("to=", rcpt, " target=", pool.s + x[i].c, " status=", reason, " action=requeue") ;
+        if (!stralloc_catb(&list, pool.s + x[i].c, strlen(pool.s + x[i].c) + 1)) dienomem() ;
+        nrequeue++ ;
+      }
+  }
+  if (nremote || nrequeue) reinject(list.s, list.len, nremote, nrequeue) ;
+  stralloc_free(&list) ;
 }
 
 /* ---- main ---- */
@@ -989,28 +1236,6 @@ int main (int argc, char const *const *argv)
     }
   }
 
-  {
-    stralloc remotes = STRALLOC_ZERO ;
-    size_t n = genalloc_len(dest, &dests) ;
-    unsigned int nremote = 0 ;
-    for (size_t i = 0 ; i < n ; i++)
-    {
-      dest const *x = genalloc_s(dest, &dests) + i ;
-      char const *a = pool.s + x->a ;
-      switch (x->type)
-      {
-        case D_MAILBOX : mailbox_deliver(a, pool.s + x->b) ; break ;
-        case D_MAILDIR : maildir_deliver(a) ; break ;
-        case D_MBOX : mbox_deliver(a) ; break ;
-        case D_PROGRAM : prog_deliver(a) ; break ;
-        case D_REMOTE :
-          if (!stralloc_catb(&remotes, a, strlen(a) + 1)) dienomem() ;
-          nremote++ ;
-          break ;
-      }
-    }
-    if (nremote) reinject(remotes.s, remotes.len, nremote) ;
-    stralloc_free(&remotes) ;
-  }
+  deliver_all() ;
   return 0 ;
 }

@@ -406,4 +406,12 @@ extern char const *tern_tls_suite_name (unsigned int) ;
 
 /* ---- end of submission and STLS ---- */
 
+/* ---- mailbox values (deliver, pwcheck) ---- */
+
+/* Whether a mailbox value of users.cdb (len octets) is a relative path
+   under mail/: non-empty components, none "." or "..", no NUL. */
+extern int tern_mailbox_sane (char const *, size_t) ;
+
+/* ---- end of mailbox values ---- */
+
 #endif

@@ -2,8 +2,10 @@
 # pwcheck alone, through the checkpassword interface (fd 3): a good login
 # becomes the mailbox owner in its Maildir with USER, HOME and MAILDIR; a
 # wrong password and an unknown user both exit 1 after the same crypt
-# work; misuse exits 2, trouble 111; failures per remote address make
-# later attempts wait, in a bounded state file.
+# work; misuse exits 2, trouble 111; failures per remote address (IPv6
+# per /64) make later attempts wait, each attempt counted before its
+# password is checked, in a bounded state file that keeps the addresses
+# with the most failures.
 
 import os, re
 import statistics
@@ -138,6 +140,14 @@ t.is_(waited(err), 0, "another address does not wait")
 rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="2001:db8::7")
 rc, out, err, dt2 = pwcheck("demo@example.test", "wrong", env=DELAY, ip="2001:db8::7")
 t.is_(waited(err), 300, "IPv6 addresses are counted too")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="2001:db8::1:2:3:4")
+t.is_(waited(err), 600, "an IPv6 address is counted by its /64: another address in it waits for the same failures")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="2001:db8:0:1::7")
+t.is_(waited(err), 0, "the next /64 does not")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="::ffff:c633:6408")
+t.is_(waited(err), 300, "an IPv4-mapped IPv6 address (::ffff:c633:6408) counts as its IPv4 address, not as the /64 of them all")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="::ffff:c633:6409")
+t.is_(waited(err), 0, "and another IPv4-mapped address is another address")
 
 state = inst.path("auth", "failures")
 st = os.stat(state)
@@ -166,16 +176,73 @@ t.is_(waited(err), 300, "after two half-lives (1200 s) 4 failures count as 1: th
 e = [x for x in entries() if x[0] == ip4("198.51.100.7")]
 t.ok(e and e[0][1] == 2, "and the new failure makes it 2")
 
-# bounded: with the table full the oldest entry makes room
+# counted before the password is checked: while an attempt waits, its
+# address's count already includes it
+def count_of(ip):
+    e = [x for x in entries() if x[0] == ip4(ip) and x[3]]
+    return e[0][1] if e else 0
+for i in range(3):
+    pwcheck("demo@example.test", "wrong", env=DELAY, ip="192.0.2.40")
+t.is_(count_of("192.0.2.40"), 3, "three failures counted")
+with open(os.path.join(tmp, "slow"), "wb") as fh:
+    fh.write(b"demo@example.test\0wrong\0\0")
+p = subprocess.Popen(["sh", "-c", 'exec "$@" 3<"$0"', os.path.join(tmp, "slow"), PWCHECK] + SHOW,
+                     env=dict(inst.env, TCPREMOTEIP="192.0.2.40", PWCHECK_DELAY="2000", PWCHECK_MAXDELAY="3000"),
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+seen = None
+while p.poll() is None:
+    if count_of("192.0.2.40") == 4:
+        seen = p.poll() is None
+        break
+    time.sleep(0.01)
+out, err = p.communicate()
+t.ok(seen, "an attempt counts as a failure while it waits, before its password is checked", err)
+t.like(err.decode(), r"wait=3000 reason=password", "(it waited for the three before it)")
+t.is_(count_of("192.0.2.40"), 4, "a wrong password stays counted")
+
+# parallel attempts from one address each see the ones before them
+procs = [subprocess.Popen(["sh", "-c", 'exec "$@" 3<"$0"', os.path.join(tmp, "par%d" % i), PWCHECK] + SHOW,
+                          env=dict(inst.env, TCPREMOTEIP="192.0.2.41", **DELAY),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         for i in range(3) if open(os.path.join(tmp, "par%d" % i), "wb").write(b"demo@example.test\0wrong\0\0")]
+waits = sorted(waited(p.communicate()[1].decode()) for p in procs)
+t.is_(waits, [0, 300, 600], "three parallel attempts from one address wait 0, 300 and 600 ms, not 0 each")
+
+# a right password takes its count back: a success changes nothing
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.42")
+t.ok(rc == 0 and not [x for x in entries() if x[0] == ip4("192.0.2.42") and x[3]],
+     "a good login from a new address leaves no entry behind")
+before = [x for x in entries() if x[0] == ip4("192.0.2.40")]
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.40")
+after = [x for x in entries() if x[0] == ip4("192.0.2.40")]
+t.ok(rc == 0 and waited(err) == 1000 and before == after,
+     "a good login after failures waits, and leaves the count and its clock as they were", (before, after))
+
+# bounded: with the table full, the entry with the lowest count makes room
+now = int(time.time())
 with open(state, "wb") as f:
     for i in range(1024):
-        f.write(ENTRY.pack(ip4("10.0.%d.%d" % (i // 256, i % 256)), 5, 0, int(time.time()) - 10 - (i == 77) * 1000))
+        f.write(ENTRY.pack(ip4("10.0.%d.%d" % (i // 256, i % 256)), 5, 0, now - 10 - (i == 77) * 1000))
 rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="203.0.113.9")
 ips = [x[0] for x in entries()]
 t.ok(os.stat(state).st_size == 1024 * 32 and ip4("203.0.113.9") in ips and ip4("10.0.0.77") not in ips,
-     "a full table keeps its size: the oldest entry was replaced")
+     "a full table keeps its size: the entry whose count decayed lowest was replaced")
 rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="10.0.1.1")
 t.is_(waited(err), 1000, "the entries kept still count (5 failures: the capped wait)")
+with open(state, "wb") as f:
+    for i in range(1024):
+        # 10.0.0.5 failed once, recently; 10.0.0.6 five times, long ago
+        # (decayed to 2); the rest five times, recently
+        count, age = {5: (1, 10), 6: (5, 1000), 7: (1, 20)}.get(i, (5, 10))
+        f.write(ENTRY.pack(ip4("10.0.%d.%d" % (i // 256, i % 256)), count, 0, now - age))
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="203.0.113.10")
+ips = [x[0] for x in entries()]
+t.ok(ip4("10.0.0.7") not in ips and ip4("10.0.0.5") in ips and ip4("10.0.0.6") in ips,
+     "the lowest count goes first, the older of two equal ones, not the oldest entry")
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="203.0.113.11")
+ips = [x[0] for x in entries()]
+t.ok(ip4("10.0.0.5") not in ips and ip4("10.0.0.6") in ips,
+     "then the other once-failed one: the address that failed most stays, old as it is")
 
 # without TCPREMOTEIP the failures are counted under the unspecified address
 e1 = pwcheck("demo@example.test", "wrong", env=dict(DELAY, TCPREMOTEIP=""), ip="")
@@ -183,5 +250,50 @@ e2 = pwcheck("demo@example.test", "wrong", env=dict(DELAY, TCPREMOTEIP=""), ip="
 t.ok(waited(e2[2]) > waited(e1[2]), "no TCPREMOTEIP: one shared count", (e1[2], e2[2]))
 rc, out, err, dt = pwcheck("demo@example.test", "wrong", ip="not-an-ip")
 t.is_(rc, 111, "a malformed TCPREMOTEIP: 111")
+
+
+# -- a mailbox value deliver would refuse: refused here too (one check, lib/) --
+def cdb_write(path, items):
+    """A cdb file (D. J. Bernstein's format) of (key, value) pairs."""
+    def h(k):
+        x = 5381
+        for c in k:
+            x = (((x << 5) + x) ^ c) & 0xffffffff
+        return x
+    recs, pos, buckets = b"", 2048, [[] for _ in range(256)]
+    for k, v in items:
+        buckets[h(k) & 255].append((h(k), pos))
+        rec = struct.pack("<II", len(k), len(v)) + k + v
+        recs += rec
+        pos += len(rec)
+    head, tables = b"", b""
+    for b in buckets:
+        n = 2 * len(b)
+        slots = [(0, 0)] * n
+        for hv, p in b:
+            j = (hv >> 8) % n
+            while slots[j][1]:
+                j = (j + 1) % n
+            slots[j] = (hv, p)
+        head += struct.pack("<II", pos + len(tables), n)
+        tables += b"".join(struct.pack("<II", hv, p) for hv, p in slots)
+    with open(path, "wb") as f:
+        f.write(head + recs + tables)
+
+
+users_cdb = inst.path("etc/users.cdb")
+os.rename(users_cdb, users_cdb + ".save")
+for value, what in ((b"example.test/./demo", "a '.' component"), (b"./example.test/demo", "a leading '.'"),
+                    (b"example.test/demo\0x", "a NUL"), (b"example.test/../demo", "a '..' component")):
+    cdb_write(users_cdb, [(b"demo@example.test", value)])
+    rc, out, err, _ = pwcheck("demo@example.test", "demo")
+    t.ok(rc == 111 and out == "" and "bad mailbox in etc/users.cdb" in err,
+         "a mailbox with %s: 111, nothing runs" % what, (rc, out, err))
+    r = inst.run(["deliver", "demo@example.test"], input="Subject: x\n\nx\n")
+    t.ok(r.returncode == 111 and r.stdout.startswith(b"4.3.5 users.cdb has a malformed mailbox"),
+         "and deliver refuses it the same", r.stdout)
+os.rename(users_cdb + ".save", users_cdb)
+rc, out, err, _ = pwcheck("demo@example.test", "demo")
+t.is_(rc, 0, "the real users.cdb again: the login works")
 
 t.done()
