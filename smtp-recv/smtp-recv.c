@@ -78,6 +78,7 @@ static struct
   unsigned int maxline ;      /* SMTP_MAXLINE */
   unsigned int timeout ;      /* SMTP_TIMEOUT, seconds */
   unsigned int datatimeout ;  /* SMTP_DATATIMEOUT, seconds */
+  unsigned int maxdatatime ;  /* SMTP_MAXDATATIME, seconds for a whole message */
   int barelf_keep ;           /* SMTP_BARELF=keep */
   int relayclient ;           /* RELAYCLIENT is set */
   char const *queue ;
@@ -152,6 +153,7 @@ static struct
   enum dstate_e st ;
   int bdat ;               /* BDAT: no dot-stuffing, no end marker */
   uint64_t size ;          /* octets with CRLF line ends, as RFC 1870 counts */
+  tain end ;               /* SMTP_MAXDATATIME after the start: the message's last moment */
   uint64_t linelen ;
   unsigned int hops ;      /* Received: fields in the header */
   int inhdr ;
@@ -259,8 +261,9 @@ static void die421 (int e, char const *code, char const *why, char const *logrea
 }
 
 /* Waits for more input; 1 with more in ibuf, 0 at EOF. Replies are
-   flushed here and only here: before blocking on input (RFC 2920). */
-static int net_fill (tain const *deadline)
+   flushed here and only here: before blocking on input (RFC 2920).
+   capped: the deadline is the message's (SMTP_MAXDATATIME), not a read's. */
+static int net_fill (tain const *deadline, int capped)
 {
   if (ipos == ilen) ipos = ilen = 0 ;
   else if (ipos)
@@ -280,7 +283,11 @@ static int net_fill (tain const *deadline)
     if (errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;   /* ECONNRESET and the like: the client is gone */
     r = iopause_g(&x, 1, deadline) ;
     if (r < 0) strerr_diefu1sys(111, "iopause") ;
-    if (!r) die421(111, "4.4.2", "Timeout, closing connection", "timeout") ;
+    if (!r)
+    {
+      if (capped) die421(111, "4.4.2", "Message took too long, closing connection", "message-time") ;
+      die421(111, "4.4.2", "Timeout, closing connection", "timeout") ;
+    }
   }
 }
 
@@ -551,10 +558,13 @@ static void emit (char c)
 }
 
 /* A CR or LF that is not part of a CRLF (RFC 5321 2.3.8): never a line
-   end for the end-of-data test; refused, or kept as data if configured. */
+   end for the end-of-data test; refused, or with SMTP_BARELF=keep kept
+   as a line break (LF), never as a raw CR: a later hop that takes a bare
+   CR for a line end must see the lines this one saw. */
 static void bare (char c)
 {
-  if (cf.barelf_keep) emit(c) ;
+  (void)c ;
+  if (cf.barelf_keep) emit('\n') ;
   else m.err |= MSG_EBARE ;
 }
 
@@ -650,6 +660,8 @@ static void msg_start (int bdat)
   m.st = D_BOL ;
   m.bdat = bdat ;
   m.size = 0 ;
+  tain_now_g() ;
+  tain_addsec_g(&m.end, cf.maxdatatime) ;
   m.linelen = 0 ;
   m.hops = 0 ;
   m.inhdr = 1 ;
@@ -815,11 +827,45 @@ static int is_user (char const *a, size_t len)
     && !memcmp(a, ss.user, plus) && !memcmp(a + at, ss.user + plus, len - at) ;
 }
 
+/* The addresses one sender check has visited: a hash set (FNV-1a, linear
+   probing) of at most SEENMAX, so that a big or looping alias graph
+   costs a bounded, linear amount of work. */
+#define SEENMAX 1000
+#define SEENSLOTS 2048          /* a power of 2, at least twice SEENMAX */
+
+typedef struct seen_s seen_t ;
+struct seen_s
+{
+  stralloc sa ;                 /* the addresses, each NUL-terminated */
+  size_t slot[SEENSLOTS] ;      /* an offset in sa plus 1; 0: free */
+  unsigned int n ;
+  int full ;                    /* an address was not visited: SEENMAX reached */
+} ;
+
+/* 1 added, 0 seen before or no room left (then st->full), -1 no memory */
+static int seen_add (seen_t *st, char const *a, size_t len)
+{
+  uint32_t hash = 2166136261u ;
+  size_t j ;
+  for (size_t i = 0 ; i < len ; i++) hash = (hash ^ (unsigned char)a[i]) * 16777619u ;
+  for (j = hash & (SEENSLOTS - 1) ; st->slot[j] ; j = (j + 1) & (SEENSLOTS - 1))
+  {
+    char const *x = st->sa.s + st->slot[j] - 1 ;
+    if (!strncmp(x, a, len) && !x[len]) return 0 ;
+  }
+  if (st->n >= SEENMAX) { st->full = 1 ; return 0 ; }
+  if (!stralloc_catb(&st->sa, a, len) || !stralloc_0(&st->sa)) return -1 ;
+  st->slot[j] = st->sa.len - len ;   /* the offset of a, plus 1 */
+  st->n++ ;
+  return 1 ;
+}
+
 /* Does an alias of a (lowercase) lead to the user, through aliases.cdb as
    deliver reads it (the address, else its local part in a local domain,
    each also without +detail; the first key found), targets without a
-   domain taking a's, nested up to 10 levels? 1, 0, or -1 on a read error. */
-static int alias_leads (char const *a, size_t len, unsigned int depth, stralloc *seen)
+   domain taking a's, nested up to 10 levels, SEENMAX addresses visited
+   at most? 1, 0, or -1 on a read error. */
+static int alias_leads (char const *a, size_t len, unsigned int depth, seen_t *seen)
 {
   size_t at = tern_addr_domain(a, len), plus = byte_chr(a, at, '+') ;
   int local = at < len && tern_domain_in(cf.domains.s, cf.domains.len, a + at + 1, len - at - 1) ;
@@ -830,9 +876,9 @@ static int alias_leads (char const *a, size_t len, unsigned int depth, stralloc 
   cdb_data d ;
   int r = 0 ;
   if (depth > 10) return 0 ;
-  for (size_t i = 0 ; i < seen->len ; i += strlen(seen->s + i) + 1)
-    if (!strcmp(seen->s + i, a)) return 0 ;
-  if (!stralloc_catb(seen, a, len) || !stralloc_0(seen)) return -1 ;
+  r = seen_add(seen, a, len) ;
+  if (r <= 0) return r ;
+  r = 0 ;
   keys[nk].s = a ; keys[nk++].len = len ;
   if (local) { keys[nk].s = a ; keys[nk++].len = at ; }
   if (plus && plus < at)
@@ -870,15 +916,23 @@ static int alias_leads (char const *a, size_t len, unsigned int depth, stralloc 
    not, -1 if aliases.cdb could not be read. */
 static int sender_ok (char const *addr, size_t len)
 {
+  static seen_t seen = { .sa = STRALLOC_ZERO } ;
   char a[len + 1] ;
-  stralloc seen = STRALLOC_ZERO ;
   int r ;
   memcpy(a, addr, len) ;
   a[len] = 0 ;
   tern_lower(a, len) ;
   if (is_user(a, len)) return 1 ;
+  seen.sa.len = 0 ;
+  memset(seen.slot, 0, sizeof(seen.slot)) ;
+  seen.n = 0 ;
+  seen.full = 0 ;
   r = alias_leads(a, len, 0, &seen) ;
-  stralloc_free(&seen) ;
+  if (!r && seen.full)
+  {
+    char buf[300] ;
+    strerr_warnw("sender ip=", cf.remoteip, " from=<", safe(a, len, buf, sizeof(buf)), "> aliases not followed past 1000 addresses") ;
+  }
   return r ;
 }
 
@@ -983,11 +1037,16 @@ static void do_rcpt (char *arg, size_t len)
   die421(111, "4.3.0", "Out of memory", "nomem") ;
 }
 
-static tain *data_deadline (tain *d)
+/* Reads more message data: within SMTP_DATATIMEOUT, and before end
+   (the message's SMTP_MAXDATATIME); 0 at EOF. */
+static int data_fill (tain const *end)
 {
+  tain d ;
+  int capped ;
   tain_now_g() ;
-  tain_addsec_g(d, cf.datatimeout) ;
-  return d ;
+  tain_addsec_g(&d, cf.datatimeout) ;
+  capped = tain_less(end, &d) ;
+  return net_fill(capped ? end : &d, capped) ;
 }
 
 static void do_data (char *arg, size_t len)
@@ -999,8 +1058,7 @@ static void do_data (char *arg, size_t len)
   reply_nc("354 End data with <CR><LF>.<CR><LF>") ;
   for (;;)
   {
-    tain d ;
-    if (ipos == ilen && !net_fill(data_deadline(&d))) client_gone("DATA") ;
+    if (ipos == ilen && !data_fill(&m.end)) client_gone("DATA") ;
     ipos += data_feed(ibuf + ipos, ilen - ipos, &end) ;
     if (end) break ;
   }
@@ -1008,19 +1066,41 @@ static void do_data (char *arg, size_t len)
   set_state(ST_HELO) ;
 }
 
-/* RFC 3030 2: the chunk is read whatever the reply will be. */
+/* RFC 3030 2: the chunk is read whatever the reply will be (and thrown
+   away once the message is refused), which keeps the session in step,
+   as long as its octets can be told from the commands after it and it
+   is no bigger than the biggest message: a BDAT whose size does not
+   parse, or a chunk of more than SMTP_MAXSIZE octets, is answered (501,
+   552) and the connection closed with 421 4.5.0, the chunk unread. */
 static void do_bdat (char *arg, size_t len)
 {
   uint64_t n, left ;
   int last, intx, end = 0 ;
-  if (!tern_smtp_bdat(arg, len, &n, &last)) { reply("501 5.5.4 Syntax: BDAT size [LAST]") ; return ; }
+  tain chunkend ;
+  if (!tern_smtp_bdat(arg, len, &n, &last))
+  {
+    reply("501 5.5.4 Syntax: BDAT size [LAST]") ;
+    die421(0, "4.5.0", "Chunk size unknown, closing connection", "bdat-syntax") ;
+  }
   intx = ss.state == ST_RCPT || ss.state == ST_BDAT ;
+  if (cf.maxsize && n > cf.maxsize)
+  {
+    if (ss.state == ST_BDAT) { m.err |= MSG_ESIZE ; msg_end() ; }   /* logs the message, 552 */
+    else reply("552 5.3.4 Message size exceeds fixed maximum message size") ;   /* RFC 1870 6.1 */
+    die421(0, "4.5.0", "Chunk not read, closing connection", "bdat-size") ;
+  }
   if (intx && ss.state == ST_RCPT) { msg_start(1) ; set_state(ST_BDAT) ; }
+  if (intx) chunkend = m.end ;
+  else
+  {
+    /* a chunk outside a transaction is bounded in time all the same */
+    tain_now_g() ;
+    tain_addsec_g(&chunkend, cf.maxdatatime) ;
+  }
   for (left = n ; left ; )
   {
-    tain d ;
     size_t k ;
-    if (ipos == ilen && !net_fill(data_deadline(&d))) client_gone("BDAT") ;
+    if (ipos == ilen && !data_fill(&chunkend)) client_gone("BDAT") ;
     k = ilen - ipos < left ? ilen - ipos : left ;
     if (intx) data_feed(ibuf + ipos, k, &end) ;
     ipos += k ;
@@ -1269,9 +1349,11 @@ static command const commands[TERN_SMTP_NVERBS] =
 static ssize_t getcmd (char *cmd, size_t max, size_t *raw)
 {
   tain d ;
-  int toolong = 0 ;
+  int toolong = 0, capped = 0 ;
   tain_now_g() ;
   tain_addsec_g(&d, cf.timeout) ;
+  /* between BDAT chunks the message's time runs on */
+  if (ss.state == ST_BDAT && tain_less(&m.end, &d)) { d = m.end ; capped = 1 ; }
   for (;;)
   {
     size_t avail = ilen - ipos ;
@@ -1291,7 +1373,7 @@ static ssize_t getcmd (char *cmd, size_t max, size_t *raw)
       return len ;
     }
     if (avail >= max) { toolong = 1 ; ipos = ilen ; }
-    if (!net_fill(&d))
+    if (!net_fill(&d, capped))
     {
       if (ss.ncmds || ilen > ipos) client_gone("command") ;
       strerr_warni3x("end ip=", cf.remoteip, " reason=disconnect") ;
@@ -1360,6 +1442,7 @@ static void config (void)
   if (!tern_env_uint("SMTP_MAXLINE", &cf.maxline, 65536) || !cf.maxline) cfgdie("SMTP_MAXLINE") ;
   if (!tern_env_uint("SMTP_TIMEOUT", &cf.timeout, 300) || !cf.timeout) cfgdie("SMTP_TIMEOUT") ;
   if (!tern_env_uint("SMTP_DATATIMEOUT", &cf.datatimeout, 600) || !cf.datatimeout) cfgdie("SMTP_DATATIMEOUT") ;
+  if (!tern_env_uint("SMTP_MAXDATATIME", &cf.maxdatatime, 3600) || !cf.maxdatatime) cfgdie("SMTP_MAXDATATIME") ;
   if (!tern_env_uint("SMTP_MAXLOGINS", &cf.maxlogins, 3)) cfgdie("SMTP_MAXLOGINS") ;
   x = getenv("SUBMIT_ANY_SENDER") ;
   if (!x || !*x || !strcmp(x, "0")) cf.anysender = 0 ;

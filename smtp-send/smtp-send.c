@@ -73,6 +73,7 @@
 #define DNSTIMEOUT 300     /* seconds for mxlookup */
 #define QUITTIMEOUT 10     /* seconds for the reply to QUIT */
 #define AUTHFILEMAX 4096
+#define MAXTIME 3600       /* seconds for the whole run, by default: below queue-run's QUEUE_JOBTIMEOUT */
 #define CAFILE "/etc/ssl/certs/ca-certificates.crt"
 #define CAFILEMAX (8 << 20) /* octets of the trust anchors file */
 
@@ -92,6 +93,7 @@ static struct
   char const *ret ;             /* -o RET=, as recorded */
   char const *envid ;           /* -o ENVID=, xtext as recorded */
   unsigned int tconnect, tgreet, tcmd, tdata, tblock, tfinal ;
+  tain runend ;                 /* SMTPSEND_MAXTIME from the start: no deadline goes past it */
   uint16_t port ;
   stralloc me ;
   char const *cafile ;          /* the trust anchors: $SMTPSEND_CAFILE, else CAFILE */
@@ -124,6 +126,13 @@ static int need_utf8 = 0 ;      /* non-ASCII addresses, or -o SMTPUTF8 with a no
 /* the reason given to recipients left pending when the targets run out */
 static stralloc why = STRALLOC_ZERO ;
 static int whyrank = -1 ;       /* 0 local or network, 1 a server's reply */
+
+/* Targets that will never take this message (no SMTPUTF8 when it is
+   needed, a SIZE too small): the recipients fail only when every target
+   tried said so, with the first one's reason (nowhy: "CODE TEXT"). */
+static unsigned int ntried = 0, nsaidno = 0 ;
+static int saidno ;             /* the last session ended that way */
+static stralloc nowhy = STRALLOC_ZERO ;
 
 /* ---- the message ---- */
 
@@ -210,12 +219,16 @@ static void set_result (rcpt *r, char verdict, char const *code, char const *tex
     " host=", net.t ? net.t->host : "-", " reply=", r->result) ;
 }
 
+static void set_reply_verdict (rcpt *r, reply const *rp, char v)
+{
+  char code[4] = { '0' + rp->code / 100, '0' + rp->code / 10 % 10, '0' + rp->code % 10, 0 } ;
+  set_result(r, v, code, rp->text.s) ;  /* getreply NUL-terminated it */
+}
+
 /* the verdict of a reply: 2xx ok, 5xx fail, anything else defer */
 static void set_reply (rcpt *r, reply const *rp, int okclass)
 {
-  char code[4] = { '0' + rp->code / 100, '0' + rp->code / 10 % 10, '0' + rp->code % 10, 0 } ;
-  char v = rp->code / 100 == 5 ? 'f' : rp->code / 100 == 2 && okclass ? 'o' : 'd' ;
-  set_result(r, v, code, rp->text.s) ;  /* getreply NUL-terminated it */
+  set_reply_verdict(r, rp, rp->code / 100 == 5 ? 'f' : rp->code / 100 == 2 && okclass ? 'o' : 'd') ;
 }
 
 static void all_pending (char verdict, char const *code, char const *text)
@@ -248,6 +261,13 @@ static void finish (int e)
   stralloc out = STRALLOC_ZERO ;
   int alldefer = 1 ;
   finishing = 1 ;
+  if (ntried && nsaidno == ntried)
+  {
+    char *sp = strchr(nowhy.s, ' ') ;
+    *sp = 0 ;
+    all_pending('f', nowhy.s, sp + 1) ;
+    *sp = ' ' ;
+  }
   if (whyrank < 0) setwhy(0, "4.4.0", "no mail exchanger could be tried") ;
   for (unsigned int i = 0 ; i < nrcpt ; i++)
   {
@@ -300,10 +320,20 @@ static void die_defer_sys (char const *what)
 
 /* ---- time ---- */
 
+/* secs from now, or the end of the run if sooner: a server that sends a
+   byte every few minutes cannot keep this run (and its slot in
+   queue-run) forever */
 static void deadline_in (tain *d, unsigned int secs)
 {
   tain_now_g() ;
   tain_addsec_g(d, secs) ;
+  if (tain_less(&cf.runend, d)) *d = cf.runend ;
+}
+
+static int run_over (void)
+{
+  tain_now_g() ;
+  return !tain_less(&STAMP, &cf.runend) ;
 }
 
 /* ---- the network: only net_recv and net_send touch the socket ---- */
@@ -657,21 +687,14 @@ static void text_add (stralloc *sa, char const *s, size_t n)
   if (sa->len == start + 3 && start) sa->len = start ;  /* an empty line adds nothing */
 }
 
-/* Reads one reply, multi-line aware (RFC 5321 4.2.1), within secs.
-   0 with errno: ETIMEDOUT, EPIPE (closed), EPROTO (not a reply). */
-static int getreply (reply *r, unsigned int secs, int keeplines)
+static int getreply_lines (reply *r, tain const *deadline, int keeplines)
 {
-  tain deadline ;
-  deadline_in(&deadline, secs) ;
-  r->code = 0 ;
-  r->text.len = 0 ;
-  r->lines.len = 0 ;
   for (unsigned int n = 0 ;; n++)
   {
     char line[REPLYLINE] ;
     size_t len ;
     if (n >= REPLYLINES) return (errno = EPROTO, 0) ;
-    if (!net_getline(line, &len, &deadline)) return 0 ;
+    if (!net_getline(line, &len, deadline)) return 0 ;
     if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9'
      || (len > 3 && line[3] != ' ' && line[3] != '-'))
       return (errno = EPROTO, 0) ;
@@ -679,11 +702,29 @@ static int getreply (reply *r, unsigned int secs, int keeplines)
     if (len > 4) text_add(&r->text, line + 4, len - 4) ;
     if (keeplines && r->lines.len + len < EHLOMAX)
       if (!stralloc_catb(&r->lines, len > 4 ? line + 4 : "", len > 4 ? len - 4 : 0) || !stralloc_0(&r->lines)) dienomem() ;
-    if (len == 3 || line[3] == ' ') break ;
+    if (len == 3 || line[3] == ' ') return 1 ;
   }
+}
+
+/* Reads one reply, multi-line aware (RFC 5321 4.2.1), within secs.
+   0 with errno: ETIMEDOUT, EPIPE (closed), EPROTO (not a reply); then
+   the code is 0 and the reply is no reply at all: the caller must treat
+   the connection as lost. Either way the text is NUL-terminated. */
+static int getreply (reply *r, unsigned int secs, int keeplines)
+{
+  tain deadline ;
+  int ok, e ;
+  deadline_in(&deadline, secs) ;
+  r->code = 0 ;
+  r->text.len = 0 ;
+  r->lines.len = 0 ;
+  ok = getreply_lines(r, &deadline, keeplines) ;
+  e = errno ;
+  if (!ok) { r->code = 0 ; r->text.len = 0 ; }
   if (!stralloc_0(&r->text)) dienomem() ;
   r->text.len-- ;
-  return 1 ;
+  errno = e ;
+  return ok ;
 }
 
 static int command (char const *s, size_t n, unsigned int secs)
@@ -708,6 +749,7 @@ static void cat_peer (stralloc *sa)
 
 static char const *neterr_text (int e)
 {
+  if (e == ETIMEDOUT && run_over()) return "out of time (SMTPSEND_MAXTIME)" ;
   return e == ETIMEDOUT ? "timed out" : e == EPIPE ? "connection closed" : e == EPROTO ? "bad reply"
    : e == ECONNABORTED ? "TLS error" : strerror(e) ;
 }
@@ -750,6 +792,24 @@ static void refused (reply const *rp, unsigned int stage)
   fmt[uint_fmt(fmt, rp->code)] = 0 ;
   strerr_warni("session host=", net.t->host, " ip=", net.ipfmt, " stage=", stage_name[stage], " status=", fmt) ;
   setwhy_reply(rp) ;
+  quit() ;
+}
+
+/* This server will never take the message (code: 5.x.y): the next
+   target is tried; the recipients are deferred with the reason as 4.x.y
+   unless every target says the same. */
+static void said_no (char const *code, char const *text, char const *status)
+{
+  char c4[16] ;
+  size_t n = strlen(code) ;
+  strerr_warni("session host=", net.t->host, " ip=", net.ipfmt, " stage=", stage_name[ST_MAIL], " status=", status) ;
+  if (!nowhy.len && (!stralloc_cats(&nowhy, code) || !stralloc_catb(&nowhy, " ", 1) || !stralloc_cats(&nowhy, text) || !stralloc_0(&nowhy))) dienomem() ;
+  if (n >= sizeof c4) n = sizeof c4 - 1 ;
+  memcpy(c4, code, n) ;
+  c4[n] = 0 ;
+  c4[0] = '4' ;
+  setwhy(1, c4, text) ;
+  saidno = 1 ;
   quit() ;
 }
 
@@ -1131,7 +1191,8 @@ static int authenticate (reply *rp)
   if (!ok) { lost(ST_AUTH) ; return 0 ; }
   if (rp->code != 235)
   {
-    if (rp->code == 334) { command("*\r\n", 3, cf.tcmd) ; getreply(rp, cf.tcmd, 0) ; }
+    /* RFC 4954 4: "*" cancels; its reply (501) is what refuses */
+    if (rp->code == 334 && (!command("*\r\n", 3, cf.tcmd) || !getreply(rp, cf.tcmd, 0))) { lost(ST_AUTH) ; return 0 ; }
     refused(rp, ST_AUTH) ;
     return 0 ;
   }
@@ -1189,13 +1250,14 @@ static void msg_init (void)
         bol = 1 ;
         continue ;
       }
+      if (prev == '\r') lfs++ ;     /* a lone CR gets its LF (data_put) */
       if (c >= 128) { msg.has8bit = 1 ; if (inhdr) msg.hdr8bit = 1 ; }
       if (!(bol && c == '\r')) bol = 0 ;
       prev = c ;
     }
     last = buf[r-1] ;
   }
-  msg.size = bytes + lfs + (last != '\n' ? 2 : 0) ;
+  msg.size = bytes + lfs + (last == '\r' ? 1 : last != '\n' ? 2 : 0) ;
 }
 
 static int msg_rewind (void)
@@ -1206,13 +1268,14 @@ static int msg_rewind (void)
 typedef struct count_s count_t ;
 struct count_s { uint64_t n ; char last ; } ;
 
+/* counts as data_put sends: every line end as CRLF */
 static int count_sink (void *ctx, char const *s, size_t n)
 {
   count_t *c = ctx ;
   c->n += n ;
   for (size_t i = 0 ; i < n ; i++)
   {
-    if (s[i] == '\n' && c->last != '\r') c->n++ ;
+    if ((s[i] == '\n') != (c->last == '\r')) c->n++ ;
     c->last = s[i] ;
   }
   return 1 ;
@@ -1225,12 +1288,17 @@ static void msg_scan7 (void)
   if (msg.scanned) return ;
   if (!msg_rewind() || !tern_mime_7bit(msg.fd, &msg.leaves, TERN_MIME_SCAN, 0, 0)) die_defer_sys("read the message") ;
   if (!msg_rewind() || !tern_mime_7bit(msg.fd, &msg.leaves, TERN_MIME_EMIT, &count_sink, &c)) die_defer_sys("read the message") ;
-  msg.size7 = c.n + (c.last != '\n' ? 2 : 0) ;
+  msg.size7 = c.n + (c.last == '\r' ? 1 : c.last != '\n' ? 2 : 0) ;
   msg.scanned = 1 ;
 }
 
 /* ---- DATA: CRLF line ends and dot-stuffing (RFC 5321 4.5.2) ---- */
 
+/* Every line end goes out as CRLF: LF, CRLF (not doubled) and a CR that
+   no LF follows (RFC 5321 2.3.8: never a bare CR on the wire, which some
+   receivers take for a line end: "<CR>.<CR>" must not end the data
+   there). So a line on the wire is a line here, and its leading dot is
+   doubled. stuff.cr: a CR went out, its LF not yet. */
 static struct { int bol ; int cr ; } stuff ;
 
 static int data_put (void *ctx, char const *s, size_t n)
@@ -1238,23 +1306,32 @@ static int data_put (void *ctx, char const *s, size_t n)
   (void)ctx ;
   while (n)
   {
-    char const *nl = memchr(s, '\n', n) ;
-    size_t k = nl ? (size_t)(nl - s) : n ;
-    if (k)
+    size_t k = 0 ;
+    if (stuff.cr)
     {
-      if (stuff.bol && s[0] == '.' && !net_put(".", 1)) goto err ;
-      if (!net_put(s, k)) goto err ;
-      stuff.bol = 0 ;
-      stuff.cr = s[k-1] == '\r' ;
-    }
-    if (nl)
-    {
-      /* a CR already before the LF (CRLF in the file) is not doubled */
-      if (stuff.cr ? !net_put("\n", 1) : !net_put("\r\n", 2)) goto err ;
-      stuff.bol = 1 ;
       stuff.cr = 0 ;
-      k++ ;
+      stuff.bol = 1 ;
+      if (!net_put("\n", 1)) goto err ;
+      if (*s == '\n') { s++ ; n-- ; continue ; }
     }
+    if (*s == '\n')
+    {
+      if (!net_put("\r\n", 2)) goto err ;
+      stuff.bol = 1 ;
+      s++ ; n-- ;
+      continue ;
+    }
+    if (*s == '\r')
+    {
+      if (!net_put("\r", 1)) goto err ;
+      stuff.cr = 1 ;
+      s++ ; n-- ;
+      continue ;
+    }
+    if (stuff.bol && *s == '.' && !net_put(".", 1)) goto err ;
+    while (k < n && s[k] != '\r' && s[k] != '\n') k++ ;
+    if (!net_put(s, k)) goto err ;
+    stuff.bol = 0 ;
     s += k ; n -= k ;
   }
   return 1 ;
@@ -1284,6 +1361,7 @@ static int send_body (int convert)
       if (!data_put(0, buf, r)) return 0 ;
     }
   }
+  if (stuff.cr) { stuff.cr = 0 ; stuff.bol = 1 ; if (!net_put("\n", 1)) { net.neterr = 1 ; return 0 ; } }
   if ((!stuff.bol && !net_put("\r\n", 2)) || !net_put(".\r\n", 3) || !net_flush(cf.tblock)) { net.neterr = 1 ; return 0 ; }
   return 1 ;
 }
@@ -1344,6 +1422,9 @@ static void unaccept (void)
 static void rcpt_reply (rcpt *r, reply const *rp)
 {
   if (rp->code / 100 == 2) r->state = R_ACCEPTED ;
+  /* RFC 5321 4.5.3.1.10: a 552 to RCPT is taken as 452 (too many
+     recipients, in old servers' words): the recipient is deferred */
+  else if (rp->code == 552) set_reply_verdict(r, rp, 'd') ;
   else set_reply(r, rp, 0) ;
 }
 
@@ -1371,10 +1452,9 @@ static int transaction (reply *rp)
   {
     cat_peer(&sa) ;
     if (!stralloc_cats(&sa, " does not support SMTPUTF8, which this message needs (RFC 6531 3.2)") || !stralloc_0(&sa)) dienomem() ;
-    all_pending('f', "5.6.7", sa.s) ;
+    said_no("5.6.7", sa.s, "no-smtputf8") ;
     stralloc_free(&sa) ;
-    quit() ;
-    return 1 ;
+    return 0 ;
   }
   if (convert) msg_scan7() ;
   if (ext.sizelimit && (convert ? msg.size7 : msg.size) > ext.sizelimit)
@@ -1386,10 +1466,9 @@ static int transaction (reply *rp)
     if (!stralloc_cats(&sa, fmt) || !stralloc_cats(&sa, " octets of ")) dienomem() ;
     cat_peer(&sa) ;
     if (!stralloc_0(&sa)) dienomem() ;
-    all_pending('f', "5.3.4", sa.s) ;
+    said_no("5.3.4", sa.s, "too-big") ;
     stralloc_free(&sa) ;
-    quit() ;
-    return 1 ;
+    return 0 ;
   }
   for (unsigned int i = 0 ; i < nrcpt ; i++) if (rcpts[i].state == R_PENDING) idx[n++] = i ;
 
@@ -1425,6 +1504,13 @@ static int transaction (reply *rp)
   if (!mailok)
   {
     stralloc_free(&sa) ;
+    if (rp->code == 552)
+    {
+      /* RFC 1870 6.1: too big for this server, maybe not for the next */
+      char code[4] = { '5', '5', '2', 0 } ;
+      said_no(code, rp->text.s, code) ;
+      return 0 ;
+    }
     if (rp->code / 100 == 5)
     {
       /* the sender is refused: no other exchanger will think otherwise */
@@ -1460,7 +1546,7 @@ static int transaction (reply *rp)
   if (!naccepted)
   {
     /* RFC 2920 3.1: no recipient, yet 354: end an empty message */
-    if (rp->code == 354 && command(".\r\n", 3, cf.tblock)) getreply(rp, cf.tfinal, 0) ;
+    if (rp->code == 354 && (!command(".\r\n", 3, cf.tblock) || !getreply(rp, cf.tfinal, 0))) { net_close() ; return 1 ; }
     quit() ;
     return 1 ;
   }
@@ -1512,6 +1598,7 @@ static int session (target *t)
 {
   reply rp = REPLY_ZERO ;
   int r = 0 ;
+  saidno = 0 ;
   if (!net_connect(t))
   {
     int e = errno ;
@@ -1733,17 +1820,29 @@ static int hostport (char const *s, target *t, int *isip)
 static target plainq[MAXTARGETS] ;
 static unsigned int nplainq = 0 ;
 
+/* the run is out of time: no other target */
+static int out_of_time (void)
+{
+  if (!run_over()) return 0 ;
+  setwhy(0, "4.4.2", "out of time: SMTPSEND_MAXTIME reached before a server took the message") ;
+  return 1 ;
+}
+
 static void try_targets (target *t, unsigned int n)
 {
-  for (unsigned int i = 0 ; i < n && pending() ; i++)
+  for (unsigned int i = 0 ; i < n && pending() && !out_of_time() ; i++)
   {
     t[i].tlsfail = 0 ;
     if (session(t + i)) break ;
     if (t[i].tlsfail && nplainq < MAXTARGETS)
     {
+      /* counted in the plain-text pass */
       plainq[nplainq] = t[i] ;
       plainq[nplainq++].plain = 1 ;
+      continue ;
     }
+    ntried++ ;
+    nsaidno += saidno ;
   }
 }
 
@@ -1756,7 +1855,12 @@ static void try_plain (void)
   if (!nplainq || !pending()) return ;
   fmt[uint_fmt(fmt, nplainq)] = 0 ;
   strerr_warnw("TLS failed with ", fmt, nplainq > 1 ? " servers" : " server", ": trying again in plain text") ;
-  for (unsigned int i = 0 ; i < nplainq && pending() ; i++) if (session(plainq + i)) break ;
+  for (unsigned int i = 0 ; i < nplainq && pending() && !out_of_time() ; i++)
+  {
+    if (session(plainq + i)) break ;
+    ntried++ ;
+    nsaidno += saidno ;
+  }
 }
 
 static void smarthosts (void)
@@ -1767,7 +1871,7 @@ static void smarthosts (void)
     target t[MAXTARGETS] ;
     int isip, code ;
     unsigned int n ;
-    if (!hostport(cf.hosts[h], t, &isip)) { strerr_warnw("invalid -H argument: ", cf.hosts[h]) ; continue ; }
+    if (!hostport(cf.hosts[h], t, &isip)) { strerr_warnw("invalid -H argument: ", cf.hosts[h]) ; ntried++ ; continue ; }
     t[0].level = policy_level(t[0].host) ;  /* the smarthost's name as given */
     if (isip) { try_targets(t, 1) ; continue ; }
     mxlookup(t[0].host, 1, &out, &err, &code) ;
@@ -1779,6 +1883,7 @@ static void smarthosts (void)
        || (err.len && (!stralloc_catb(&sa, ": ", 2) || !stralloc_cat(&sa, &err))) || !stralloc_0(&sa)) dienomem() ;
       setwhy(0, "4.4.3", sa.s) ;
       stralloc_free(&sa) ;
+      ntried++ ;   /* a smarthost that may take the message once it resolves */
       continue ;
     }
     for (unsigned int i = 1 ; i <= n ; i++) t[i].level = t[0].level ;
@@ -1975,6 +2080,8 @@ int main (int argc, char const *const *argv)
     cf.tblock = set ? all : 180 ;
     cf.tfinal = set ? all : 600 ;
     cf.tconnect = env_secs("SMTPSEND_CONNECT_TIMEOUT", 30) ;
+    cf.runend = STAMP ;
+    tain_addsec_g(&cf.runend, env_secs("SMTPSEND_MAXTIME", MAXTIME)) ;
     {
       unsigned int p ;
       if (!tern_env_uint("SMTPSEND_PORT", &p, 25) || !p || p > 65535) die_defer("4.3.5", "invalid $SMTPSEND_PORT") ;

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # smtp-recv: the DATA byte machine (RFC 5321 4.1.1.4, 4.5.2, 2.3.8): only
 # CRLF.CRLF ends the data, dot-unstuffing, CRLF stored as LF, bare CR and
-# LF refused (or kept with SMTP_BARELF=keep) and never an end: the SMTP
-# smuggling variants must not make a second message.
+# LF refused (or kept as line breaks with SMTP_BARELF=keep, a bare CR
+# stored as LF, never as a raw CR) and never an end: the SMTP smuggling
+# variants must not make a second message.
 import os
 import sys
 sys.path.insert(0, os.path.dirname(__file__))
@@ -91,12 +92,25 @@ for keep in (False, True):
         t.is_(after, "221 2.0.0 mx.example.test closing connection", name + ": no smuggled command was run")
     t.ok(not any(b"admin@example.test" in e for m, e in sx.queued()), mode + ": no envelope from the smuggled MAIL")
 
-# -- SMTP_BARELF=keep: bare LF is a line end, bare CR a byte --
+# -- SMTP_BARELF=keep: a bare LF or CR is kept as a line break, stored as
+# LF: no raw CR goes into the queue, for a later hop to take as a line
+# end that this one did not see (outbound smuggling) --
 sk = smtprecv.Setup(t, env={"SMTP_BARELF": "keep"})
-res, after = send_message(sk, b"Subject: keep\r\n\r\nbare\nlf\r\nbare\rcr\r\n\n.\nnot an end\r\n.\r\n")
+res, after = send_message(sk, b"Subject: keep\r\n\r\nbare\nlf\r\nbare\rcr\r\n\n.\nnot an end\r\nx\r.\ry\r\r\n.\r\n")
 t.is_(res, "250 2.0.0 Ok: queued", "SMTP_BARELF=keep: accepted")
-t.is_(smtprecv.body(sk.queued()[-1][0]), b"Subject: keep\n\nbare\nlf\nbare\rcr\n\n.\nnot an end\n",
-      "keep: LF kept as a line end, CR as a byte, '.' after a bare LF is data")
+m = smtprecv.body(sk.queued()[-1][0])
+t.is_(m, b"Subject: keep\n\nbare\nlf\nbare\ncr\n\n.\nnot an end\nx\n.\ny\n\n",
+      "keep: bare LF and bare CR stored as line ends, '.' after them is data, not an end")
+t.ok(b"\r" not in sk.queued()[-1][0], "keep: no CR at all in what was queued")
+c = sk.conn()
+c.cmd("EHLO client.example")
+c.cmd("MAIL FROM:<sender@remote.example>")
+c.cmd("RCPT TO:<demo@example.test>")
+chunk = b"Subject: b\r\n\rcr\r"
+c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+t.is_(c.reply(), "250 2.0.0 Ok: queued", "keep, BDAT: accepted")
+t.is_(smtprecv.body(sk.queued()[-1][0]), b"Subject: b\n\ncr\n", "keep, BDAT: a bare CR, even the last octet, stored as LF")
+c.close()
 
 # -- a client that disappears in the middle of DATA: nothing is queued --
 c = st.conn()

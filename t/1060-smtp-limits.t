@@ -2,7 +2,8 @@
 # smtp-recv: every limit, made small through the environment: message
 # size (RFC 1870), errors, hops (RFC 5321 6.3), DATA line length, the
 # command line cap (4.5.3.1.4), the command and data timeouts (4.5.3.2),
-# and a malformed setting.
+# the time a whole message may take (SMTP_MAXDATATIME), and a malformed
+# setting.
 import os
 import socket
 import sys
@@ -135,9 +136,65 @@ t.ok(smtprecv.wait_for(lambda: len(st.partials()) == 1), "the timed-out message'
 t.is_(st.queued(), [], "nothing queued")
 t.ok(st.wait_log(r"reason=timeout"), "timeouts are logged")
 
+# -- SMTP_MAXDATATIME: a message that comes in a few octets at a time,
+# each within SMTP_DATATIMEOUT, is cut when the whole takes too long --
+def trickle(c, piece, expect=None):
+    """Sends piece every 0.3 s until the server says something other
+    than expect (BDAT's 250s) or closes; returns (what it said, seconds)."""
+    t0 = time.time()
+    c.s.settimeout(0.3)
+    out = b""
+    while time.time() - t0 < 120:
+        try:
+            c.send(piece)
+        except OSError:
+            break
+        try:
+            d = c.s.recv(4096)
+            if not d:
+                break
+            out += d
+            if expect is None or any(l and not l.startswith(expect) for l in out.split(b"\r\n")):
+                break
+        except socket.timeout:
+            pass
+    c.s.settimeout(10)
+    try:
+        while True:
+            d = c.s.recv(4096)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    return out.decode(errors="replace"), time.time() - t0
+
+
+st = smtprecv.Setup(t, env={"SMTP_MAXDATATIME": "2", "SMTP_DATATIMEOUT": "10", "SMTP_TIMEOUT": "10"})
+c = st.conn()
+c.cmd("EHLO c.example")
+c.cmd("MAIL FROM:<a@remote.example>")
+c.cmd("RCPT TO:<demo@example.test>")
+t.like(c.cmd("DATA"), "^354", "DATA")
+r, took = trickle(c, b"x")
+t.is_(r, "421 4.4.2 mx.example.test Message took too long, closing connection\r\n",
+      "DATA an octet every 0.3 s, each read in time: 421 4.4.2 at SMTP_MAXDATATIME=2")
+t.ok(took >= 1.9, "not before SMTP_MAXDATATIME (%.1f s)" % took)
+c = st.conn()
+c.cmd("EHLO c.example")
+c.cmd("MAIL FROM:<a@remote.example>")
+c.cmd("RCPT TO:<demo@example.test>")
+r, took = trickle(c, b"BDAT 1\r\nx", expect=b"250 2.0.0 1 octets received")
+t.ok(r.endswith("421 4.4.2 mx.example.test Message took too long, closing connection\r\n") and took >= 1.9,
+     "BDAT chunks of one octet every 0.3 s: 421 4.4.2 at SMTP_MAXDATATIME=2 (%.1f s)" % took, r[-200:])
+t.ok(smtprecv.wait_for(lambda: len(st.partials()) == 2), "neither message's queue got an envelope")
+t.is_(st.queued(), [], "nothing queued")
+t.ok(st.wait_log(r"reason=message-time"), "logged: reason=message-time")
+
 # -- a malformed setting: 421 4.3.5 before anything else, exit 100 --
 for var, val in (("SMTP_MAXSIZE", "12k"), ("SMTP_MAXRCPT", "0"), ("SMTP_TIMEOUT", "-1"), ("SMTP_BARELF", "maybe"),
-                 ("SMTP_MAXERRORS", "1e3"), ("SMTP_MAXHOPS", "x"), ("SMTP_MAXLINE", "99999999999"), ("SMTP_DATATIMEOUT", " 5")):
+                 ("SMTP_MAXERRORS", "1e3"), ("SMTP_MAXHOPS", "x"), ("SMTP_MAXLINE", "99999999999"), ("SMTP_DATATIMEOUT", " 5"),
+                 ("SMTP_MAXDATATIME", "0")):
     st = smtprecv.Setup(t, env={var: val})
     s = socket.create_connection(("127.0.0.1", st.port), timeout=10)
     out = b""

@@ -104,6 +104,18 @@ s = srv.session()
 t.is_((code, out), (0, ["fail %s 550 5.1.1 no" % r for r in RCPTS]), "PIPELINING, every RCPT refused, yet DATA 354")
 t.is_(s.data, b"", "the empty message was ended with a lone dot (RFC 2920 3.1)")
 
+# RFC 5321 4.5.3.1.10: 552 to RCPT (too many recipients, or a full mailbox
+# in some servers' words) is taken as 452: deferred, never failed
+for pipelining in (True, False):
+    srv = smtpscript.Server(t, ext=["PIPELINING"] if pipelining else [],
+                            script={"rcpt": {"carol@x.test": "552 5.5.3 too many recipients", "*": "250 2.1.5 ok"}})
+    code, out, err = send([srv])
+    t.is_((code, out), (0, ["ok bob@x.test 250 2.0.0 queued as 42", "defer carol@x.test 552 5.5.3 too many recipients"]),
+          "RCPT 552 (%s PIPELINING): deferred as a 452 would be, the others delivered" % ("with" if pipelining else "without"))
+srv = smtpscript.Server(t, script={"rcpt": "552 5.2.2 mailbox full"})
+code, out, err = send([srv])
+t.is_((code, out), (0, ["defer %s 552 5.2.2 mailbox full" % r for r in RCPTS]), "every RCPT 552: every recipient deferred")
+
 # -- DATA --
 srv = smtpscript.Server(t, script={"data": "451 4.3.0 local problem"})
 code, out, err = send([srv, good()])

@@ -128,4 +128,22 @@ lsock.close()
 
 code, out, err = cl.send(["-f", "a@b.test", "-H", "127.0.0.1:%d" % p, "--", "bob@x.test"], env={"SMTPSEND_TIMEOUT": "soon"})
 t.is_((code, out), (111, ["defer bob@x.test 4.3.5 invalid $SMTPSEND_TIMEOUT"]), "a malformed SMTPSEND_TIMEOUT: deferred, exit 111")
+
+# -- SMTPSEND_MAXTIME bounds the whole run: a server that answers every
+# command in time, but slowly, cannot keep it forever --
+steps = {"greeting": "220 slow.test ESMTP", "ehlo": "250 slow.test", "mail": "250 ok", "rcpt": "250 ok",
+         "final": "250 2.0.0 queued, slowly"}
+slowpoke = smtpscript.Server(t, ext=[], script={st: ("sleep", 2, r) for st, r in steps.items()})   # "data" must stay a plain 354
+nxt = smtpscript.Server(t)
+start = time.time()
+code, out, err = cl.send(["-f", "a@b.test", "-H", "127.0.0.1:%d" % slowpoke.port, "-H", "127.0.0.1:%d" % nxt.port, "--", "bob@x.test"],
+                         env={"SMTPSEND_TIMEOUT": "30", "SMTPSEND_MAXTIME": "3"})
+took = time.time() - start
+t.ok(code == 111 and len(out) == 1 and re.match(r"defer bob@x\.test 4\.4\.2 127\.0\.0\.1 \[127\.0\.0\.1\]:%d: out of time \(SMTPSEND_MAXTIME\) during (EHLO|greeting)$"
+                                               % slowpoke.port, out[0]),
+     "replies 2 s apart, SMTPSEND_MAXTIME=3: deferred 4.4.2, out of time (during EHLO)", (code, out))
+t.ok(took >= 2.9, "after SMTPSEND_MAXTIME (%.1f s)" % took)
+t.ok(nxt.session(timeout=1) is None, "out of time: no other target is tried")
+code, out, err = cl.send(["-f", "a@b.test", "-H", "127.0.0.1:%d" % p, "--", "bob@x.test"], env={"SMTPSEND_MAXTIME": "0"})
+t.is_((code, out), (111, ["defer bob@x.test 4.3.5 invalid $SMTPSEND_MAXTIME"]), "SMTPSEND_MAXTIME=0: deferred, exit 111")
 t.done()

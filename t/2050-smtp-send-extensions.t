@@ -143,4 +143,45 @@ t.is_((code, mail_cmd(srv)), (0, "MAIL FROM:<a@b.test>"), "-o SMTPUTF8 on an all
 srv = smtpscript.Server(t, ext=["SMTPUTF8"])
 code, out, err = send(srv, opts=["-o", "SMTPUTF8"])
 t.is_(mail_cmd(srv), "MAIL FROM:<a@b.test> SMTPUTF8", "-o SMTPUTF8, offered: passed on")
+
+# -- a server that will never take the message (no SMTPUTF8 when it is
+# needed, a SIZE too small, 552 to MAIL) is one target: the next is tried;
+# the recipients fail only when every target said no --
+def send_many(servers, rcpts, body):
+    args = ["-f", "a@b.test"]
+    for h in servers:
+        args += ["-H", h if isinstance(h, str) else "127.0.0.1:%d" % h.port]
+    return cl.send(args + ["--"] + list(rcpts), body=body)
+
+
+utf8 = ("jos\u00e9@x.test", "bob@x.test")
+big = b"Subject: size\n\n" + b"x" * 499 + b"\n"   # 518 octets with CRLF
+for what, no_ext, yes_ext, rcpts, body, code5 in (
+        ("no SMTPUTF8", ["8BITMIME"], ["8BITMIME", "SMTPUTF8"], utf8, b"Subject: x\n\nbody\n", "5.6.7"),
+        ("SIZE 100", ["SIZE 100"], ["SIZE 1000"], ("bob@x.test", "carol@x.test"), big, "5.3.4")):
+    no = smtpscript.Server(t, ext=no_ext)
+    yes = smtpscript.Server(t, ext=yes_ext)
+    code, out, err = send_many([no, yes], rcpts, body)
+    t.is_((code, out), (0, ["ok %s 250 2.0.0 queued as 42" % r for r in rcpts]),
+          "%s on the first target: the second takes the message" % what)
+    t.is_(no.session().commands(), ["EHLO client.test", "QUIT"], "%s: nothing sent to the first" % what)
+    no1, no2 = smtpscript.Server(t, ext=no_ext), smtpscript.Server(t, ext=no_ext)
+    code, out, err = send_many([no1, no2], rcpts, body)
+    t.ok(code == 0 and len(out) == len(rcpts) and all(l.startswith("fail %s %s " % (r, code5)) and "[127.0.0.1]:%d" % no1.port in l
+                                                       for r, l in zip(rcpts, out)),
+         "%s on every target: every recipient fails %s, with the first one's reason" % (what, code5), out)
+    t.ok(no2.session() is not None, "%s: the second target was asked too" % what)
+    no = smtpscript.Server(t, ext=no_ext)
+    code, out, err = send_many([no, "127.0.0.1:%d" % smtpscript.free_port()], rcpts, body)
+    t.ok(code == 111 and len(out) == len(rcpts) and all(l.startswith("defer %s 4%s " % (r, code5[1:])) and "[127.0.0.1]:%d" % no.port in l
+                                                         for r, l in zip(rcpts, out)),
+         "%s on one target, the other unreachable: deferred (4%s, exit 111), never failed" % (what, code5[1:]), (code, out))
+
+no = smtpscript.Server(t, script={"mail": "552 5.3.4 message too big for this system"})
+yes = smtpscript.Server(t)
+code, out, err = send_many([no, yes], ("bob@x.test",), b"Subject: x\n\nbody\n")
+t.is_((code, out), (0, ["ok bob@x.test 250 2.0.0 queued as 42"]), "552 to MAIL (RFC 1870 6.1, too big here): the next target")
+no1, no2 = (smtpscript.Server(t, script={"mail": "552 5.3.4 message too big for this system"}) for _ in range(2))
+code, out, err = send_many([no1, no2], ("bob@x.test",), b"Subject: x\n\nbody\n")
+t.is_((code, out), (0, ["fail bob@x.test 552 5.3.4 message too big for this system"]), "552 to MAIL on every target: fail")
 t.done()

@@ -3,7 +3,9 @@
 # resolved through mxlookup -a), recipients of any domain, AUTH PLAIN or
 # LOGIN (RFC 4954; PLAIN preferred) with the credentials of -a FILE.
 import os
+import socket
 import sys
+import threading
 sys.path.insert(0, os.path.dirname(__file__))
 import ternlib
 import smtpscript
@@ -63,6 +65,55 @@ bad = smtpscript.Server(t, ext=["AUTH PLAIN"], script={"auth": "535 5.7.8 authen
 good = smtpscript.Server(t, ext=["AUTH PLAIN"])
 code, out, err = send(["127.0.0.1:%d" % bad.port, "127.0.0.1:%d" % good.port])
 t.is_((code, out), (0, OK), "AUTH refused: the next smarthost")
+
+# -- AUTH cancelled with "*" (RFC 4954 4): the reply to the cancel decides;
+# a connection lost instead of that reply is a lost connection, never a
+# reply read from what came before --
+
+def cancel_server(after_cancel):
+    """Answers AUTH with a 334 that asks for more, then after_cancel(conn)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    t.at_exit(ls.close)
+
+    def serve():
+        c, _ = ls.accept()
+        f = c.makefile("rb")
+        c.sendall(b"220 cancel.test ESMTP\r\n")
+        for line in f:
+            u = line.upper()
+            if u.startswith(b"EHLO"):
+                c.sendall(b"250-cancel.test\r\n250 AUTH PLAIN\r\n")
+            elif u.startswith(b"AUTH"):
+                c.sendall(b"334 \r\n")
+            elif line.strip() == b"*":
+                after_cancel(c)
+                break
+            elif u.startswith(b"QUIT"):
+                c.sendall(b"221 bye\r\n")
+                break
+            else:
+                c.sendall(b"500 what\r\n")
+        c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return ls.getsockname()[1]
+
+
+def cut_reply(c):
+    c.sendall(b"535-" + b"A" * 600 + b"\r\n535-more\r\n")   # never finished
+    c.shutdown(socket.SHUT_WR)
+
+
+p = cancel_server(cut_reply)
+code, out, err = send(["127.0.0.1:%d" % p])
+t.is_((code, out), (111, ["defer %s 4.4.2 127.0.0.1 [127.0.0.1]:%d: connection closed during AUTH" % (r, p) for r in RCPTS]),
+      "AUTH cancelled, the connection lost in the middle of the reply: deferred 4.4.2, connection lost")
+t.ok("AAAA" not in err, "nothing of the unfinished reply is taken for a reason")
+p = cancel_server(lambda c: c.sendall(b"501 5.7.0 authentication cancelled\r\n"))
+code, out, err = send(["127.0.0.1:%d" % p])
+t.is_((code, out), (111, ["defer %s 501 5.7.0 authentication cancelled" % r for r in RCPTS]),
+      "AUTH cancelled, answered 501: deferred with that reply")
 
 # -- the forms of -H --
 p = smtpscript.free_port()

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # Who runs what in submission (DESIGN.md, Users and privileges): smtp-recv
 # -s is the login monitor, root, holding neither the connection nor the
-# TLS engine's pipes; the SMTP session runs in its child as ternlogin
-# (not dumpable, no core dumps, allowed to fork: it runs $QUEUE, which
-# runs as ternlogin too), never the other way; the checkpassword chain
+# TLS engine's pipes; the SMTP session runs in its child as ternsub, a
+# uid of its own (not ternlogin, the POP3 pre-auth children's: those
+# hold passwords and must not be able to queue mail or trace a session;
+# not dumpable, no core dumps, allowed to fork: it runs $QUEUE, which
+# runs as ternsub too), never the other way; the checkpassword chain
 # runs as root with "true" as the next program, fds 0 and 1 on /dev/null,
 # 3 the credentials, no $LOGINFD, in the monitor's environment. Failed
 # AUTHs are counted per address across connections (pwcheck's delay
@@ -24,7 +26,8 @@ t = ternlib.TAP()
 if not ternlib.is_root():
     t.skip_all("the uid checks need root")
 inst = ternlib.TlsInstance(t)
-login = pwd.getpwnam(ternlib.LOGINUSER)
+login = ternlib.ensure_user(ternlib.LOGINUSER)
+sub = ternlib.ensure_user(ternlib.SUBUSER)
 tls = pwd.getpwnam("terntls")
 port = inst.submission()
 tcpd = inst.pop3_server.pid
@@ -71,10 +74,11 @@ session = [k for k in kids if ternlib.proc_comm(k) == "smtp-recv"]
 engine = [k for k in kids if ternlib.proc_comm(k) == "tlsd"]
 t.ok(len(kids) == 2 and len(session) == 1 and len(engine) == 1, "its children: the session and tlsd's TLS engine", kids)
 session = session[0] if session else 0
-t.is_(uids.get(session), [login.pw_uid] * 4, "the session runs as ternlogin (real, effective, saved, fs)")
+t.is_(uids.get(session), [sub.pw_uid] * 4, "the session runs as ternsub (real, effective, saved, fs)")
+t.ok(sub.pw_uid != login.pw_uid and sub.pw_gid != login.pw_gid, "ternsub is not ternlogin, the POP3 pre-auth children's uid, nor in its group")
 with open("/proc/%d/status" % session) as f:
     gids = [l.split()[1:] for l in f if l.startswith(("Gid:", "Groups:"))]
-t.is_(gids, [[str(login.pw_gid)] * 4, [str(login.pw_gid)]], "with ternlogin's group only")
+t.is_(gids, [[str(sub.pw_gid)] * 4, [str(sub.pw_gid)]], "with ternsub's group only")
 t.is_(uids.get(engine[0] if engine else 0, [None])[:2], [tls.pw_uid] * 2, "the engine runs as terntls")
 t.is_(os.stat("/proc/%d/status" % session).st_uid, 0, "the session is not dumpable (its /proc files are root's)")
 with open("/proc/%d/limits" % session) as f:
@@ -90,7 +94,7 @@ t.ok(all(sf[i].startswith("pipe:") for i in (0, 1)), "the session reads and writ
 engine_socks = {v for k, v in fds(engine[0]).items() if v.startswith("socket:")} if engine else set()
 t.ok(not any(v in engine_socks for v in list(mf.values()) + list(sf.values())), "the connection itself is the engine's alone")
 
-# the queue program, spawned by the session, is ternlogin too
+# the queue program, spawned by the session, is ternsub too
 t.like(c.cmd("AUTH PLAIN " + PLAIN), r"^235", "AUTH")
 c.cmd("MAIL FROM:<demo@example.test>")
 c.cmd("RCPT TO:<demo@example.test>")
@@ -99,7 +103,7 @@ t.like(c.cmd("Subject: uid\r\n\r\nx\r\n."), r"^250", "a message")
 c.cmd("QUIT")
 c.close()
 msgs = [f for f in os.listdir(inst.qdir) if f.endswith(".msg")]
-t.ok(msgs and os.stat(os.path.join(inst.qdir, msgs[-1])).st_uid == login.pw_uid, "the queue program ran as ternlogin (it wrote the file)")
+t.ok(msgs and os.stat(os.path.join(inst.qdir, msgs[-1])).st_uid == sub.pw_uid, "the queue program ran as ternsub (it wrote the file)")
 t.ok(wait_for(lambda: not ternlib.proc_children(tcpd)), "after QUIT the monitor is gone too")
 
 # -- the checkpassword chain: what the monitor gives it --

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 # 9030: submission and POP3 over TLS on the demo stack (bin/tern-up):
 # tern-setup made the submission (STARTTLS), smtps and pop3s services and
-# queue-submit, whose socket admits ternlogin only; the POP3 port offers
+# queue-submit, whose socket admits ternsub only; the POP3 port offers
 # STLS and, as the demo's etc/pop3 says, plain-text logins on loopback.
 # Mail sent with msmtp through submission and with swaks through smtps
 # is delivered with "ESMTPSA" and a Date: and Message-ID: added; the
-# session ran as ternlogin and its queue hop crossed queue-submit; it is
+# session ran as ternsub (not ternlogin, the POP3 pre-auth children's
+# uid) and its queue hop crossed queue-submit; it is
 # read back with fetchmail over POP3S and curl over STLS.
 import os
 import pwd
@@ -54,12 +55,17 @@ t.ok(re.search(r"/tlsd \S+/pop3-login \S+/pwcheck \S+/pop3-serve", pop3s) and "e
 pop3 = open(stack.path("service", "pop3", "run")).read()
 t.ok('tls="@' not in pop3 and "tlsd -u" in pop3 and "etc/pop3.cdb" in pop3, "pop3: behind tlsd -u for STLS, etc/pop3.cdb")
 if root:
-    login = pwd.getpwnam("ternlogin")
-    t.ok("TERN_LOGIN_UID=%d" % login.pw_uid in sub and "TLS_UID=%d" % pwd.getpwnam("terntls").pw_uid in sub,
-         "the run script names ternlogin's and terntls's ids")
-    t.is_(os.listdir(stack.path("etc", "access", "queue-submit", "uid")), [str(login.pw_uid)], "sock/queue-submit admits ternlogin only")
+    login, ternsub = pwd.getpwnam("ternlogin"), pwd.getpwnam("ternsub")
+    t.ok(ternsub.pw_uid != login.pw_uid and ternsub.pw_gid != login.pw_gid, "tern-setup made ternsub, a uid and group of their own")
+    for name, text in (("submission", sub), ("smtps", smtps)):
+        t.ok("TERN_LOGIN_UID=%d TERN_LOGIN_GID=%d" % (ternsub.pw_uid, ternsub.pw_gid) in text
+             and "TLS_UID=%d" % pwd.getpwnam("terntls").pw_uid in text,
+             "the %s run script names ternsub's and terntls's ids" % name)
+    t.ok("TERN_LOGIN_UID=%d " % login.pw_uid in pop3 and "TERN_LOGIN_UID=%d " % login.pw_uid in pop3s,
+         "the pop3 and pop3s run scripts keep ternlogin's")
+    t.is_(os.listdir(stack.path("etc", "access", "queue-submit", "uid")), [str(ternsub.pw_uid)], "sock/queue-submit admits ternsub only")
 else:
-    skip(2, "not root")
+    skip(5, "not root")
 t.like(open(stack.path("etc", "pop3")).read(), r'(?m)^127\.:allow,POP3_PLAINTEXT="1"$', "the demo's etc/pop3: plain-text logins for loopback")
 out = stack.output()
 t.ok(all(("127.0.0.1:%d" % p) in out for p in (stack.submission_port, stack.smtps_port, stack.pop3s_port)),
@@ -114,10 +120,10 @@ if root:
         except OSError:
             pass
     uids = sorted(u for u, _ in procs)
-    t.is_(uids, [0, pwd.getpwnam("ternlogin").pw_uid], "this session: the monitor as root, the SMTP session as ternlogin")
+    t.is_(uids, [0, pwd.getpwnam("ternsub").pw_uid], "this session: the monitor as root, the SMTP session as ternsub")
     s.quit()
-    t.like(stack.log("queue-submit"), r"s6-ipcserver-access: info: allow pid \d+ uid %d" % pwd.getpwnam("ternlogin").pw_uid,
-           "the messages crossed sock/queue-submit from ternlogin")
+    t.like(stack.log("queue-submit"), r"s6-ipcserver-access: info: allow pid \d+ uid %d" % pwd.getpwnam("ternsub").pw_uid,
+           "the messages crossed sock/queue-submit from ternsub")
 else:
     skip(2, "not root")
 t.like(stack.log("submission"), r"smtp-recv: info: auth ip=127\.0\.0\.1 mech=PLAIN user=demo@example\.test result=ok", "log/submission has the login")

@@ -519,6 +519,9 @@ def tlsd_server(inst, opts=(), prog=(), env=None, asuser=True, stderr=None):
 # ---- POP3: pop3-login (the login monitor), pwcheck, pop3-serve ----
 
 LOGINUSER = "ternlogin"
+# The submission sessions (smtp-recv -s) run as ternsub, not ternlogin: a
+# POP3 pre-auth child must not share a uid with sessions that queue mail.
+SUBUSER = "ternsub"
 
 
 class Pop3Instance(Instance):
@@ -541,6 +544,13 @@ class Pop3Instance(Instance):
         if not is_root():
             return {}
         pw = ensure_user(LOGINUSER)
+        return {"TERN_LOGIN_UID": str(pw.pw_uid), "TERN_LOGIN_GID": str(pw.pw_gid)}
+
+    def submit_env(self):
+        """TERN_LOGIN_UID/GID for smtp-recv -s, as tern-setup writes them."""
+        if not is_root():
+            return {}
+        pw = ensure_user(SUBUSER)
         return {"TERN_LOGIN_UID": str(pw.pw_uid), "TERN_LOGIN_GID": str(pw.pw_gid)}
 
     def pop3(self, env=None, chain=None, tcpopts=("-R", "-H", "-l", "0")):
@@ -759,7 +769,7 @@ class TlsInstance(Pop3Instance):
     """A Pop3Instance with a certificate for mx.example.test (self.crt,
     self.key) and the TLS front ends as the services have them: tcpserver
     as root, tlsd (-u for STARTTLS/STLS; its engine as terntls when root),
-    then smtp-recv -s (the login monitor, its session child as ternlogin)
+    then smtp-recv -s (the login monitor, its session child as ternsub)
     or pop3-login. pwcheck's delay is off unless env sets PWCHECK_DELAY.
     Messages go to t/fake-queue (self.queued()) unless env sets QUEUE."""
 
@@ -793,6 +803,7 @@ class TlsInstance(Pop3Instance):
         """smtp-recv -s CHAIN (default: pwcheck) behind tlsd -u (587) or
         tlsd (465, implicit); returns the port."""
         e = {"QUEUE": os.path.join(HERE, "fake-queue"), "FAKEQ_DIR": self.qdir}
+        e.update(self.submit_env())
         if env:
             e.update(env)
         chain = chain or [os.path.join(BUILD, "pwcheck")]
@@ -850,3 +861,4 @@ def read_until_close(s, timeout=30):
         return out, False
     except ConnectionResetError:
         return out, True
+
