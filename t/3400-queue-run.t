@@ -115,6 +115,22 @@ qr.wait()
 queue("alice@example.test", [("demo@example.test", []), ("stuck@example.test", [])], b"Subject: restart\n\nx\n")
 qr = inst.queue_run(env={"QUEUE_RETRY": "1", "QUEUE_WARN": "0", "QUEUE_LIFETIME": "600", "QUEUE_RESCAN": "1"})
 wait_for(lambda: [m for m in inst.wait_mail("example.test/demo", 0, timeout=0) if b"Subject: restart" in m])
+
+
+def demo_recorded():
+    # queue/info/ID holds "D 0" once demo's delivery is recorded (fdatasync'd);
+    # a kill -9 before that may deliver it again, as the durability test allows
+    d = inst.path("queue", "info")
+    for f in os.listdir(d):
+        try:
+            if re.search(r"^D 0$", open(os.path.join(d, f)).read(), re.M):
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+t.ok(wait_for(demo_recorded), "demo's delivery is recorded in queue/info/ (D 0)")
 os.killpg(qr.pid, signal.SIGKILL)
 qr.wait()
 qr = inst.queue_run(env={"QUEUE_RETRY": "1", "QUEUE_WARN": "0", "QUEUE_LIFETIME": "600", "QUEUE_RESCAN": "1"})
