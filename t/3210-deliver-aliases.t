@@ -94,14 +94,7 @@ t.ok(rc == 100 and out.startswith("5.1.1") and "nosuchuser@example.test" in out,
 t.is_(counts()["alice"], 0, "and delivers nothing, not even to its good targets")
 
 # -- remote targets: a fake queue-add first --
-FAKE = os.path.join(inst.root, "fakelibexec")
-os.makedirs(FAKE)
-with open(os.path.join(FAKE, "queue-add"), "w") as f:
-    f.write("#!/bin/sh\n# qmail-queue stand-in: message on fd 0, envelope on fd 1\n"
-            "cat >\"$FAKEQ/msg\" && cat <&1 >\"$FAKEQ/env\" && env >\"$FAKEQ/environ\"\n"
-            "exit ${FAKEQ_EXIT:-0}\n")
-os.chmod(os.path.join(FAKE, "queue-add"), 0o755)
-FQ = {"TERN_LIBEXEC": FAKE, "FAKEQ": OUT}
+FQ = inst.fake_queue_add(OUT)
 
 
 def fakeq():

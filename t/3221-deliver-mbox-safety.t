@@ -97,11 +97,7 @@ t.ok(rc == 0 and content(MBOX).count(b"Subject: safety") == 2, "an existing one 
 big = os.path.join(inst.root, "big")
 caught = None
 for size in (32, 128, 512):
-    with open(big, "wb") as f:
-        f.write(b"Subject: big\n\n")
-        chunk = (b"z" * 1023 + b"\n") * 1024
-        for i in range(size):
-            f.write(chunk)
+    ternlib.write_big(big, size)
     lock = MBOX + ".lock"
     with open(big, "rb") as f:
         p = spawn_deliver(["-m", MBOX], stdin=f)

@@ -58,11 +58,7 @@ except BrokenPipeError:
 big = os.path.join(inst.root, "big")
 caught = False
 for size in (64, 256, 512):
-    with open(big, "wb") as f:
-        f.write(b"Subject: big\n\n")
-        chunk = (b"z" * 1023 + b"\n") * 1024
-        for i in range(size):
-            f.write(chunk)
+    ternlib.write_big(big, size)
     with open(big, "rb") as f:
         p = start(["-f", "x@remote.test", "demo@example.test"], f)
         end = time.time() + 30

@@ -25,14 +25,7 @@ inst = ternlib.Instance(t, users=USERS, aliases=[
 OUT = os.path.join(inst.root, "out")
 os.makedirs(OUT)
 os.chown(OUT, inst.uid, inst.gid)
-FAKE = os.path.join(inst.root, "fakelibexec")
-os.makedirs(FAKE)
-with open(os.path.join(FAKE, "queue-add"), "w") as f:
-    f.write("#!/bin/sh\n# qmail-queue stand-in: message on fd 0, envelope on fd 1\n"
-            "cat >\"$FAKEQ/msg\" && cat <&1 >\"$FAKEQ/env\"\n"
-            "exit ${FAKEQ_EXIT:-0}\n")
-os.chmod(os.path.join(FAKE, "queue-add"), 0o755)
-FQ = {"TERN_LIBEXEC": FAKE, "FAKEQ": OUT}
+FQ = inst.fake_queue_add(OUT)
 MSG = "From: x@remote.test\nSubject: partial\n\nhello\n"
 
 

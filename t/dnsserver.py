@@ -191,9 +191,11 @@ class DNSServer:
 
     def start(self, t=None, host="127.0.0.1", port=0):
         """Listens on host, port (0: a free one, the same for UDP and TCP)."""
-        for _ in range(1 if port else 50):
+        want = port
+        for _ in range(1 if want else 50):
+            # a fresh UDP port each try: the TCP side of the last one was taken
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.udp.bind((host, port))
+            self.udp.bind((host, want))
             port = self.udp.getsockname()[1]
             self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

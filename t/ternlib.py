@@ -263,6 +263,19 @@ class Instance:
             out += os.listdir(self.path("queue", sub))
         return sorted(out)
 
+    def fake_queue_add(self, out):
+        """A TERN_LIBEXEC whose queue-add (qmail-queue's contract: message
+        on fd 0, envelope on fd 1) stores out/msg, out/env and out/environ
+        and exits $FAKEQ_EXIT (0); returns the environment that selects it."""
+        d = self.path("fakelibexec")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "queue-add"), "w") as f:
+            f.write("#!/bin/sh\n# qmail-queue stand-in: message on fd 0, envelope on fd 1\n"
+                    "cat >\"$FAKEQ/msg\" && cat <&1 >\"$FAKEQ/env\" && env >\"$FAKEQ/environ\"\n"
+                    "exit ${FAKEQ_EXIT:-0}\n")
+        os.chmod(os.path.join(d, "queue-add"), 0o755)
+        return {"TERN_LIBEXEC": d, "FAKEQ": out}
+
     def wait_queue_empty(self, timeout=30):
         end = time.time() + timeout
         while time.time() < end:
@@ -514,6 +527,15 @@ def tlsd_server(inst, opts=(), prog=(), env=None, asuser=True, stderr=None):
     if not line.isdigit():
         raise RuntimeError("tcpserver did not start: %r" % line)
     return int(line)
+
+
+def write_big(path, mib, subject=b"big"):
+    """Writes a message of about mib MiB (lines of 1,023 z's) to path."""
+    with open(path, "wb") as f:
+        f.write(b"Subject: " + subject + b"\n\n")
+        chunk = (b"z" * 1023 + b"\n") * 1024
+        for i in range(mib):
+            f.write(chunk)
 
 
 # ---- POP3: pop3-login (the login monitor), pwcheck, pop3-serve ----
