@@ -76,8 +76,10 @@ c.send(b"BDAT 5 LAST\r\nQUIT\n")
 t.is_(c.reply(), "554 5.5.1 No valid recipients", "BDAT without recipients: 554 5.5.1")
 t.is_(c.cmd("RSET"), "250 2.0.0 Ok", "in sync after it")
 t.is_(c.cmd("BDAT x"), "501 5.5.4 Syntax: BDAT size [LAST]", "BDAT with a bad size: 501 5.5.4")
+r = c.rest()
+t.ok(r.startswith("421 4.5.0 ") and "[still open]" not in r,
+     "then 421 4.5.0 and the connection closed: where its chunk ends is unknown", r)
 t.is_(len(st.queued()), n, "nothing queued by refused chunks")
-c.cmd("QUIT")
 
 # -- errors still consume the chunk: a message over SMTP_MAXSIZE --
 ss = smtprecv.Setup(t, env={"SMTP_MAXSIZE": "100"})
@@ -91,6 +93,21 @@ t.like(c.reply(), r"^503 5\.5\.1 ", "a chunk pipelined after the error: 503, and
 t.is_(c.cmd("NOOP"), "250 2.0.0 Ok", "in sync")
 t.is_(ss.queued(), [], "nothing queued")
 c.cmd("QUIT")
+
+# -- a chunk announced bigger than SMTP_MAXSIZE is not read: 552, then 421 --
+for where, first in (("as the first chunk", b""), ("after a chunk", b"BDAT 10\r\n" + b"a" * 8 + b"\r\n")):
+    c = ss.conn()
+    start(c)
+    if first:
+        c.send(first)
+        c.reply()
+    c.send(b"BDAT 1000\r\n" + b"x" * 20)
+    t.is_(c.reply(), "552 5.3.4 Message size exceeds fixed maximum message size",
+          "BDAT 1000 over SMTP_MAXSIZE=100 %s: 552 5.3.4 before its octets" % where)
+    r = c.rest()
+    t.ok(r.startswith("421 4.5.0 ") and "[still open]" not in r,
+         "then 421 4.5.0 and the connection closed, the chunk unread", r)
+t.is_(ss.queued(), [], "nothing queued")
 
 # -- a client that disappears in the middle of a BDAT transaction --
 for what, data in (("inside a chunk", b"BDAT 100\r\nSubject: cut\r\n\r\nonly part"),
