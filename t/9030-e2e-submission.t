@@ -20,8 +20,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ternlib
 
 t = ternlib.TAP()
-stack = ternlib.TlsStack(t)
+# connection limits of the TLS services (tern-config(5), etc/env/)
+stack = ternlib.TlsStack(t, envdir={"SUBMIT_MAXCONN": 5, "POP3_MAXCONN": 7})
 root = ternlib.is_root()
+for svc, want in (("submission", "tcpserver [^\n]*-c 5 "), ("smtps", "tcpserver [^\n]*-c 5 "),
+                  ("queue-submit", "s6-ipcserver -c 20 -C 20 "), ("pop3", "tcpserver [^\n]*-c 7 "),
+                  ("pop3s", "tcpserver [^\n]*-c 7 ")):
+    t.like(open(stack.path("service", svc, "run")).read(), want,
+           "%s: the limit of etc/env/ (SUBMIT_MAXCONN=5, POP3_MAXCONN=7) in its run script" % svc)
 crt = stack.cafile()
 work = stack.path("work")
 os.makedirs(work)
