@@ -74,7 +74,7 @@ static volatile sig_atomic_t cleanup_lock_on = 0 ;
 static dev_t lock_dev ;                    /* the dotlock we made: removed by this identity only */
 static ino_t lock_ino ;
 static volatile sig_atomic_t mbox_fd = -1 ;
-static off_t mbox_len = 0 ;
+static volatile off_t mbox_len = 0 ;   /* set before mbox_fd: undo() reads it */
 static volatile pid_t child = 0 ;
 static volatile sig_atomic_t childsig = SIGKILL ;  /* how undo() stops it */
 static int quiet = 0 ;                     /* a target's process: its parent logs the failure */
@@ -91,6 +91,28 @@ static void dotlock_release (void)
   if (!cleanup_lock_on) return ;
   cleanup_lock_on = 0 ;
   if (lstat(cleanup_lock, &st) == 0 && st.st_dev == lock_dev && st.st_ino == lock_ino) unlink(cleanup_lock) ;
+}
+
+/* The signals that run onsig (undo, then exit 111) are held while a
+   file is created and its cleanup flag set: one that came in between
+   would leave the file behind (a Maildir tmp/ file, a dotlock with no
+   PID in it) with nobody to remove it. */
+static void hold_signals (sigset_t *old)
+{
+  sigset_t set ;
+  sigemptyset(&set) ;
+  sigaddset(&set, SIGALRM) ;
+  sigaddset(&set, SIGTERM) ;
+  sigaddset(&set, SIGHUP) ;
+  sigaddset(&set, SIGINT) ;
+  sigprocmask(SIG_BLOCK, &set, old) ;
+}
+
+static void release_signals (sigset_t const *old)
+{
+  int e = errno ;
+  sigprocmask(SIG_SETMASK, old, 0) ;
+  errno = e ;
 }
 
 static void undo (void)
@@ -330,6 +352,7 @@ static void maildir_write (char const *dir, char const *what)
   char newpath[dlen + nlen + 6] ;
   char last ;
   int fd ;
+  sigset_t oldmask ;
   if (dlen + nlen + 6 > sizeof cleanup_tmp) fail(111, "4.3.0", "mailbox path too long") ;
   memcpy(cleanup_tmp, dir, dlen) ;
   memcpy(cleanup_tmp + dlen, "/tmp/", 5) ;
@@ -338,9 +361,11 @@ static void maildir_write (char const *dir, char const *what)
   memcpy(newpath + dlen, "/new/", 5) ;
   memcpy(newpath + dlen + 5, name, nlen + 1) ;
 
+  hold_signals(&oldmask) ;
   fd = open(cleanup_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) ;
+  if (fd >= 0) cleanup_tmp_on = 1 ;
+  release_signals(&oldmask) ;
   if (fd < 0) failsys(111, "4.3.0", "unable to create a file in the Maildir") ;
-  cleanup_tmp_on = 1 ;
   ofd = fd ;
   if (!oput(hdr.s, hdr.len) || !copy_message(0, &last) || !oflush())
     failsys(111, "4.3.0", "unable to write the message into the Maildir") ;
@@ -398,9 +423,13 @@ static int dotlock_take (void)
   struct stat st ;
   char fmt[PID_FMT + 1] ;
   size_t n ;
-  int fd = open(cleanup_lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600) ;
+  sigset_t oldmask ;
+  int fd ;
+  hold_signals(&oldmask) ;
+  fd = open(cleanup_lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600) ;
   if (fd < 0)
   {
+    release_signals(&oldmask) ;
     if (errno != EEXIST) failsys(111, "4.3.0", "unable to create the mbox lock file") ;
     return dotlock_break_stale() ? -1 : 0 ;
   }
@@ -408,12 +437,14 @@ static int dotlock_take (void)
   {
     int e = errno ;
     unlink(cleanup_lock) ;
+    release_signals(&oldmask) ;
     errno = e ;
     failsys(111, "4.3.0", "unable to stat the mbox lock file") ;
   }
   lock_dev = st.st_dev ;
   lock_ino = st.st_ino ;
   cleanup_lock_on = 1 ;
+  release_signals(&oldmask) ;
   n = pid_fmt(fmt, getpid()) ;
   fmt[n++] = '\n' ;
   if (allwrite(fd, fmt, n) < n) failsys(111, "4.3.0", "unable to write the mbox lock file") ;
