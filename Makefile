@@ -19,12 +19,13 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wshadow -Wstrict-prototypes
 DEFS := -D_GNU_SOURCE -DTERN_LIBEXEC_DEFAULT='"$(LIBEXECDIR)"' -DTERN_ROOT_DEFAULT='"$(TERN_ROOT_DEFAULT)"'
 
+# BUILDDIR: another build tree (a second worktree's, a helper's)
 ifeq ($(SANITIZE),1)
-B := build-san
+B := $(or $(BUILDDIR),build-san)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LINKMODE :=
 else
-B := build
+B := $(or $(BUILDDIR),build)
 SANFLAGS :=
 # Static binaries start faster (one exec per connection and per message
 # adds up) and share no pages with anything: see bench/.
@@ -47,6 +48,7 @@ PROGNAMES := $(notdir $(PROGRAMS))
 BINS := $(addprefix $(B)/,$(PROGNAMES))
 
 LIBSRC := $(sort $(wildcard lib/*.c))
+LIBHDR := $(sort $(wildcard lib/*.h))
 LIBOBJ := $(patsubst lib/%.c,$(B)/obj/lib/%.o,$(LIBSRC))
 LIB := $(B)/libtern.a
 
@@ -54,6 +56,18 @@ UNITSRC := $(sort $(wildcard t/unit/*.c))
 UNITBINS := $(patsubst t/unit/%.c,$(B)/t/%,$(UNITSRC))
 
 LIBS_default := -lskarnet
+# The mailbox store (LMDB) and MIME (iconv, libunistring): deliver and
+# pop3-serve update the index; imap-serve, mailbox-check read it all.
+STORELIBS := -llmdb -lunistring -lskarnet
+LIBS_deliver := $(STORELIBS)
+LIBS_pop3-serve := $(STORELIBS)
+LIBS_imap-serve := $(STORELIBS)
+LIBS_mailbox-check := $(STORELIBS)
+# iconv(3) loads glibc's gconv modules at run time: a static binary would
+# need the very glibc it was linked with, so what converts charsets is
+# dynamic (and survives a glibc upgrade).
+LINK_imap-serve := dynamic
+LINK_mailbox-check := dynamic
 LIBS_mailuser := -lcrypt -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet
 # res_n* and ns_* link statically with glibc (no NSS involved).
@@ -79,7 +93,7 @@ CONFIG := $(B)/config.stamp
 $(shell mkdir -p $(B) && echo '$(DEFS) $(CC) $(CFLAGS) $(SANFLAGS)' > $(B)/config.new && \
   (cmp -s $(B)/config.new $(CONFIG) || mv $(B)/config.new $(CONFIG)); rm -f $(B)/config.new)
 
-$(B)/obj/lib/%.o: lib/%.c lib/tern.h $(CONFIG)
+$(B)/obj/lib/%.o: lib/%.c $(LIBHDR) $(CONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -87,18 +101,24 @@ $(LIB): $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# A program is DIR/NAME.c, or, when SRCS_NAME is set, several files of
+# its directory (a big server is a directory: STYLE.md 15), with the
+# directory's own headers.
+SRCS_imap-serve := $(filter-out imap-serve/imap-login.c imap-serve/mailbox-check.c,$(wildcard imap-serve/*.c))
 define prog_rule
-$(B)/obj/$(1).o: $(1).c lib/tern.h $(CONFIG)
+$(foreach src,$(or $(SRCS_$(notdir $(1))),$(1).c),
+$(B)/obj/$(src:.c=.o): $(src) $(LIBHDR) $(wildcard $(dir $(1))*.h) $(CONFIG)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -c -o $$@ $$<
-$(B)/$(notdir $(1)): $(B)/obj/$(1).o $(LIB)
-	$$(CC) $$(if $$(LINK_$(notdir $(1))),$$(filter-out -static,$$(ALL_LDFLAGS)),$$(ALL_LDFLAGS)) -o $$@ $$< $(LIB) $$(or $$(LIBS_$(notdir $(1))),$$(LIBS_default))
+)
+$(B)/$(notdir $(1)): $(patsubst %.c,$(B)/obj/%.o,$(or $(SRCS_$(notdir $(1))),$(1).c)) $(LIB)
+	$$(CC) $$(if $$(LINK_$(notdir $(1))),$$(filter-out -static,$$(ALL_LDFLAGS)),$$(ALL_LDFLAGS)) -o $$@ $$(filter %.o,$$^) $(LIB) $$(or $$(LIBS_$(notdir $(1))),$$(LIBS_default))
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
 
-$(B)/t/%: t/unit/%.c $(LIB) t/unit/tap.h
+$(B)/t/%: t/unit/%.c $(LIB) t/unit/tap.h $(LIBHDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -It/unit $(ALL_LDFLAGS) -o $@ $< $(LIB) -lcrypt -lskarnet
+	$(CC) $(ALL_CFLAGS) -It/unit $(filter-out -static,$(ALL_LDFLAGS)) -o $@ $< $(LIB) -lcrypt -llmdb -lunistring -lskarnet
 
 run:
 	@mk/deps run

@@ -83,6 +83,13 @@ static buffer obuf = BUFFER_INIT(&buffer_write, 1, obufspace, sizeof(obufspace))
 static void end (char const *) gccattr_noreturn ;
 static void end (char const *reason)
 {
+  /* what the client pipelined and we did not read would make the kernel
+     answer our close with a reset, which can destroy our last replies
+     before the client reads them: read out what has arrived (fd 0 is
+     non-blocking, the amount bounded) */
+  char buf[4096] ;
+  for (unsigned int i = 0 ; i < 16 ; i++)
+    if (read(0, buf, sizeof(buf)) <= 0) break ;
   strerr_warni("end ip=", cf.remoteip, " reason=", reason) ;
   _exit(0) ;
 }

@@ -59,16 +59,19 @@ def killer():
     dl = stack.path("libexec", "deliver")
     rounds = 0
     while not done.is_set() and rounds < 12:
-        time.sleep(0.4)
         rounds += 1
-        targets = pids_of(qr) if rounds % 2 else pids_of(dl)
+        # deliver processes live a few milliseconds each: look for one
+        # all through the round instead of once at its end
+        end = time.time() + 0.4
         hit = 0
-        for pid in targets:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                hit = 1
-            except ProcessLookupError:
-                pass
+        while not hit and time.time() < end:
+            time.sleep(0.4 if rounds % 2 else 0.005)
+            for pid in pids_of(qr) if rounds % 2 else pids_of(dl):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    hit = 1
+                except ProcessLookupError:
+                    pass
         if hit:
             kills["queue-run" if rounds % 2 else "deliver"] += 1
 
