@@ -1,0 +1,554 @@
+/* tern_store_sync: keeping the index in step with the Maildir when other
+   programs (mutt, mbsync, a shell) change it, and after a crash.
+
+   Without inotify (tern_store_watch not called), a directory is read
+   again when its mtime is not the one the index recorded after its last
+   full reading, or when that one is less than a second old (DESIGN.md:
+   timestamps are coarser than changes). With inotify, each event names a
+   file: that file alone is looked at; an overflowed queue means both
+   directories are read again. A file already in the index at its name
+   costs a lookup; only what the index does not know takes the lock.
+   No message file is ever parsed here: flags come from names, sizes
+   from ",W=", dates from stat(2). */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/genalloc.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/types.h>
+#include "tern_store_int.h"
+
+/* A file found that the index does not know (or knows elsewhere). */
+typedef struct found_s found ;
+struct found_s
+{
+  size_t name ;        /* offset in the names stralloc */
+  size_t len ;
+  unsigned int incur ;
+  uint64_t num ;
+} ;
+
+static char const *sortbase ;
+
+static int found_cmp (void const *a, void const *b)
+{
+  found const *x = a, *y = b ;
+  if (x->num != y->num) return x->num < y->num ? -1 : 1 ;
+  return strcmp(sortbase + x->name, sortbase + y->name) ;
+}
+
+static int u32_cmp (void const *a, void const *b)
+{
+  uint32_t x = *(uint32_t const *)a, y = *(uint32_t const *)b ;
+  return x < y ? -1 : x > y ;
+}
+
+/* The UID the index has for a unique name: 1, 0 none, -1 error. */
+static int lookup (MDB_txn *txn, tern_store *st, char const *name, size_t ul, uint32_t *uid)
+{
+  MDB_val k = { .mv_size = ul, .mv_data = (void *)name }, d ;
+  int r = mdb_get(txn, st->dname, &k, &d) ;
+  if (r == MDB_NOTFOUND) return 0 ;
+  if (r || d.mv_size != 4) { errno = r ? tern_store__mdberr(r) : EILSEQ ; return -1 ; }
+  memcpy(uid, d.mv_data, 4) ;
+  return 1 ;
+}
+
+/* The file incur/name exists (a regular file): 1, 0 no. */
+static int exists (tern_store *st, unsigned int incur, char const *name, struct stat *s)
+{
+  struct stat tmp ;
+  if (!s) s = &tmp ;
+  return fstatat(incur ? st->curfd : st->newfd, name, s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s->st_mode) ;
+}
+
+/* What to do with a file that is there: nothing (the index has it
+   there), a move or rename (the index has it elsewhere: update), or a
+   new message. Returns 1 done, 2 a new one to add, 0 error. Under the
+   write transaction. */
+static int settle (wctx *w, unsigned int incur, char const *name, size_t len)
+{
+  tern_store *st = w->st ;
+  size_t ul = tern_maildir_uniqlen(name, len) ;
+  char const *oldname ;
+  uint32_t uid ;
+  rec r, nr ;
+  int k = lookup(w->txn, st, name, ul, &uid) ;
+  if (k < 0) return 0 ;
+  if (!k) return 2 ;
+  k = tern_store__getrec(w->txn, st, uid, &r, &oldname) ;
+  if (k < 0) return 0 ;
+  if (!k) return 2 ;
+  if (r.incur == incur && r.namelen == len && !memcmp(oldname, name, len)) return 1 ;
+  /* the index has it under another name: is that one still there too? */
+  if (exists(st, r.incur, oldname, 0)) return 3 ;
+  nr = r ;
+  nr.incur = incur ;
+  nr.namelen = len ;
+  tern_maildir_flags(name, len, &nr.flags, &nr.kw) ;
+  if (nr.flags != r.flags || nr.kw != r.kw) nr.modseq = w->modseq ;
+  return tern_store__update(w, uid, &r, &nr, name) ? 1 : 0 ;
+}
+
+/* The new files: UIDs in the order they came, the uidlist, the index. */
+static int add_found (wctx *w, stralloc *names, genalloc *fl)
+{
+  tern_store *st = w->st ;
+  size_t n = genalloc_len(found, fl) ;
+  genalloc nu = GENALLOC_ZERO, nn = GENALLOC_ZERO, nlen = GENALLOC_ZERO ;
+  uint64_t ulsize ;
+  int ok = 0 ;
+  if (!n) return 1 ;
+  sortbase = names->s ;
+  qsort(genalloc_s(found, fl), n, sizeof(found), &found_cmp) ;
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    found *f = genalloc_s(found, fl) + i ;
+    char const *nm = names->s + f->name ;
+    size_t ul = tern_maildir_uniqlen(nm, f->len) ;
+    uint32_t uid = w->uidnext ;
+    if (w->uidnext >= UINT32_MAX) { errno = EOVERFLOW ; goto end ; }
+    w->uidnext++ ;
+    if (!genalloc_append(uint32_t, &nu, &uid) || !genalloc_append(char const *, &nn, &nm) || !genalloc_append(size_t, &nlen, &ul)) goto end ;
+  }
+  /* the UIDs are on the disk before anybody can learn them */
+  if (!tern_store__uidlist_append(st, genalloc_s(uint32_t, &nu), genalloc_s(char const *, &nn), genalloc_s(size_t, &nlen), n, &ulsize)) goto end ;
+  if (!tern_store__meta_put(w->txn, st->dmeta, M_ULSIZE, ulsize)) goto end ;
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    found const *f = genalloc_s(found, fl) + i ;
+    char const *nm = names->s + f->name ;
+    struct stat s ;
+    rec r = { .modseq = w->modseq } ;
+    if (!exists(st, f->incur, nm, &s)) continue ;   /* gone meanwhile: its UID is simply never used */
+    tern_maildir_flags(nm, f->len, &r.flags, &r.kw) ;
+    r.idate = s.st_mtim.tv_sec ;
+    r.sdate = time(0) ;
+    r.fsize = s.st_size ;
+    r.size = tern_maildir_sizefield(nm, f->len, 'W') ;
+    r.incur = f->incur ;
+    r.namelen = f->len ;
+    if (!tern_store__insert(w, genalloc_s(uint32_t, &nu)[i], &r, nm) && errno != EINVAL) goto end ;
+  }
+  ok = 1 ;
+ end:
+  genalloc_free(uint32_t, &nu) ;
+  genalloc_free(char const *, &nn) ;
+  genalloc_free(size_t, &nlen) ;
+  return ok ;
+}
+
+/* A file that is there but whose unique name another file of the index
+   has too: it gets a name of its own, and is new. */
+static int rename_dup (tern_store *st, unsigned int incur, char const *name, size_t len, stralloc *names, found *f)
+{
+  stralloc nn = STRALLOC_ZERO ;
+  size_t ul = tern_maildir_uniqlen(name, len) ;
+  int fd = incur ? st->curfd : st->newfd ;
+  if (!tern_maildir_newname(&nn, TERN_SIZE_UNKNOWN, TERN_SIZE_UNKNOWN)) return 0 ;
+  nn.len-- ;
+  if (!stralloc_catb(&nn, name + ul, len - ul) || !stralloc_0(&nn)) goto err ;
+  if (renameat(fd, name, fd, nn.s) < 0) goto err ;
+  f->name = names->len ;
+  f->len = nn.len - 1 ;
+  f->incur = incur ;
+  f->num = 0 ;
+  uint64_scan(nn.s, &f->num) ;
+  if (!stralloc_catb(names, nn.s, nn.len)) goto err ;
+  stralloc_free(&nn) ;
+  return 1 ;
+ err:
+  stralloc_free(&nn) ;
+  return 0 ;
+}
+
+/* Reads new/ (which 0) or cur/ (1) whole: every file settled, the new
+   ones collected, and the UIDs seen appended to seen. */
+static int scan_dir (wctx *w, unsigned int incur, stralloc *names, genalloc *fl, genalloc *seen)
+{
+  tern_store *st = w->st ;
+  int d2 = dup(incur ? st->curfd : st->newfd) ;
+  DIR *d ;
+  if (d2 < 0) return 0 ;
+  d = fdopendir(d2) ;
+  if (!d) { fd_close(d2) ; return 0 ; }
+  rewinddir(d) ;
+  for (;;)
+  {
+    struct dirent *de ;
+    size_t len, ul ;
+    uint32_t uid ;
+    int k ;
+    errno = 0 ;
+    de = readdir(d) ;
+    if (!de) break ;
+    if (de->d_name[0] == '.') continue ;
+    len = strlen(de->d_name) ;
+    ul = tern_maildir_uniqlen(de->d_name, len) ;
+    if (!ul || ul > 511 || memchr(de->d_name, '\n', len)) continue ;
+    k = settle(w, incur, de->d_name, len) ;
+    if (!k) break ;
+    if (k == 1)
+    {
+      if (lookup(w->txn, st, de->d_name, ul, &uid) == 1 && !genalloc_append(uint32_t, seen, &uid)) { errno = ENOMEM ; break ; }
+      continue ;
+    }
+    {
+      found f = { .name = names->len, .len = len, .incur = incur, .num = 0 } ;
+      if (k == 3)
+      {
+        if (!rename_dup(st, incur, de->d_name, len, names, &f)) continue ;
+      }
+      else
+      {
+        uint64_scan(de->d_name, &f.num) ;
+        if (!stralloc_catb(names, de->d_name, len + 1)) { errno = ENOMEM ; break ; }
+      }
+      if (!genalloc_append(found, fl, &f)) { errno = ENOMEM ; break ; }
+    }
+  }
+  {
+    int e = errno ;
+    closedir(d) ;
+    errno = e ;
+    return !e ;
+  }
+}
+
+/* The messages the index places in a directory that was read whole and
+   that were not seen there: gone (expunged by another program). */
+static int vanished (wctx *w, unsigned int incur, genalloc *seen)
+{
+  tern_store *st = w->st ;
+  genalloc gone = GENALLOC_ZERO ;
+  size_t ns = genalloc_len(uint32_t, seen), j = 0 ;
+  uint32_t const *sv ;
+  MDB_cursor *c ;
+  MDB_val k, d ;
+  int r, ok = 0 ;
+  if (ns) qsort(genalloc_s(uint32_t, seen), ns, sizeof(uint32_t), &u32_cmp) ;
+  sv = genalloc_s(uint32_t, seen) ;
+  /* new/ has its own set; cur/ is everything else */
+  r = mdb_cursor_open(w->txn, incur ? st->dmsg : st->dnew, &c) ;
+  if (r) { errno = tern_store__mdberr(r) ; return 0 ; }
+  for (r = mdb_cursor_get(c, &k, &d, MDB_FIRST) ; !r ; r = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+  {
+    unsigned int u ;
+    memcpy(&u, k.mv_data, sizeof(u)) ;
+    if (incur)
+    {
+      rec rc ;
+      if (d.mv_size < sizeof(rec)) continue ;
+      memcpy(&rc, d.mv_data, sizeof(rec)) ;
+      if (!rc.incur) continue ;
+    }
+    while (j < ns && sv[j] < u) j++ ;
+    if (j < ns && sv[j] == u) continue ;
+    if (!genalloc_append(uint32_t, &gone, &u)) goto end ;
+  }
+  mdb_cursor_close(c) ;
+  c = 0 ;
+  if (r != MDB_NOTFOUND) { errno = tern_store__mdberr(r) ; goto end ; }
+  for (size_t i = 0 ; i < genalloc_len(uint32_t, &gone) ; i++)
+  {
+    uint32_t uid = genalloc_s(uint32_t, &gone)[i] ;
+    char const *nm ;
+    rec rc ;
+    int g = tern_store__getrec(w->txn, st, uid, &rc, &nm) ;
+    if (g < 0) goto end ;
+    if (!g || rc.incur != incur) continue ;
+    if (exists(st, rc.incur, nm, 0)) continue ;   /* it came back: a race with another reader */
+    {
+      size_t nl = rc.namelen ;
+      char copy[nl + 1] ;
+      memcpy(copy, nm, nl + 1) ;
+      if (!tern_store__delete(w, uid, &rc, copy, nl)) goto end ;
+    }
+  }
+  ok = 1 ;
+ end:
+  if (c) mdb_cursor_close(c) ;
+  genalloc_free(uint32_t, &gone) ;
+  return ok ;
+}
+
+/* Reads the directories whose flag is set whole; records their mtimes
+   when they can be trusted. Under the write transaction. */
+int tern_store__scan (tern_store *st, wctx *w, int dnew, int dcur)
+{
+  stralloc names = STRALLOC_ZERO ;
+  genalloc fl = GENALLOC_ZERO, seen = GENALLOC_ZERO ;
+  uint64_t mt[2] = { 0, 0 } ;
+  int ok = 0 ;
+  /* the mtimes from before the reading: a change during it makes them
+     differ next time */
+  if ((dnew && !tern_store__dirmt(st->newfd, mt)) || (dcur && !tern_store__dirmt(st->curfd, mt + 1))) return 0 ;
+  for (unsigned int incur = 0 ; incur < 2 ; incur++)
+  {
+    if (!(incur ? dcur : dnew)) continue ;
+    seen.len = 0 ;
+    if (!scan_dir(w, incur, &names, &fl, &seen) || !vanished(w, incur, &seen)) goto end ;
+  }
+  if (!add_found(w, &names, &fl)) goto end ;
+  if (dnew && !tern_store__meta_put(w->txn, st->dmeta, M_NEWMT, tern_store__trusted(mt[0]) ? mt[0] : 0)) goto end ;
+  if (dcur && !tern_store__meta_put(w->txn, st->dmeta, M_CURMT, tern_store__trusted(mt[1]) ? mt[1] : 0)) goto end ;
+  ok = 1 ;
+ end:
+  stralloc_free(&names) ;
+  genalloc_free(found, &fl) ;
+  genalloc_free(uint32_t, &seen) ;
+  return ok ;
+}
+
+/* The uidlist has lines the index does not (a writer killed between the
+   two): their files are found by reading both directories. */
+static int uidlist_behind (tern_store *st, uint64_t ulsize, int *behind)
+{
+  struct stat s ;
+  *behind = 0 ;
+  if (fstatat(st->dirfd, UIDLIST, &s, 0) < 0) return errno == ENOENT ;
+  *behind = (uint64_t)s.st_size != ulsize ;
+  return 1 ;
+}
+
+/* Under the lock: the uidlist's lines past what the index holds; the
+   UIDs they give are taken (the files will be found by the scan with
+   those UIDs only if we adopt them here, so they are put on the list of
+   expected names: simpler and as safe, the scan gives any file it does
+   not know a new UID, and the lost line's UID is never used again). */
+static int uidlist_catch_up (wctx *w)
+{
+  tern_store *st = w->st ;
+  stralloc f = STRALLOC_ZERO ;
+  uint64_t known ;
+  uint32_t uv, next ;
+  size_t off ;
+  int ok = 0 ;
+  if (tern_store__meta_get(w->txn, st->dmeta, M_ULSIZE, &known) < 0) return 0 ;
+  if (!tern_store__readfile(st->dirfd, UIDLIST, &f)) return errno == ENOENT ;
+  if (!tern_store__uidlist_header(f.s, f.len, &uv, &next, &off)) { errno = EILSEQ ; goto end ; }
+  if (next > w->uidnext) w->uidnext = next ;
+  if (known > off && known <= f.len) off = known ;
+  for (;;)
+  {
+    uint32_t uid ;
+    char const *nm ;
+    size_t nl ;
+    int r = tern_store__uidlist_line(f.s, f.len, &off, &uid, &nm, &nl) ;
+    if (r <= 0) break ;
+    if (uid >= w->uidnext) w->uidnext = (uint64_t)uid + 1 ;
+  }
+  if (!tern_store__meta_put(w->txn, st->dmeta, M_ULSIZE, f.len)) goto end ;
+  ok = 1 ;
+ end:
+  stralloc_free(&f) ;
+  return ok ;
+}
+
+/* ---- inotify ---- */
+
+int tern_store_watch (tern_store *st)
+{
+  size_t plen = st->path.len - 1 ;
+  char p[plen + 8] ;
+  uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR | IN_EXCL_UNLINK ;
+  if (st->ino >= 0) return st->ino ;
+  st->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) ;
+  if (st->ino < 0) return -1 ;
+  memcpy(p, st->path.s, plen) ;
+  memcpy(p + plen, "/new", 5) ;
+  st->wnew = inotify_add_watch(st->ino, p, mask) ;
+  memcpy(p + plen, "/cur", 5) ;
+  st->wcur = inotify_add_watch(st->ino, p, mask) ;
+  if (st->wnew < 0 || st->wcur < 0)
+  {
+    int e = errno ;
+    fd_close(st->ino) ;
+    st->ino = -1 ;
+    errno = e ;
+    return -1 ;
+  }
+  /* what happened before the watches, the next sync learns from the
+     mtimes; what happens after, from the events */
+  st->evprimed = 0 ;
+  return st->ino ;
+}
+
+/* Drains the inotify queue into st->evnames. */
+static int drain (tern_store *st)
+{
+  char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event)))) ;
+  for (;;)
+  {
+    ssize_t r = read(st->ino, buf, sizeof(buf)) ;
+    if (r < 0)
+    {
+      if (errno == EINTR) continue ;
+      return errno == EAGAIN ;
+    }
+    if (!r) return 1 ;
+    for (char *p = buf ; p < buf + r ;)
+    {
+      struct inotify_event const *ev = (struct inotify_event const *)p ;
+      p += sizeof(*ev) + ev->len ;
+      if (ev->mask & IN_Q_OVERFLOW) { st->evdirty = 1 ; continue ; }
+      if (ev->mask & IN_IGNORED) { st->evdirty = 1 ; continue ; }
+      if (!ev->len || st->evdirty) continue ;
+      if (st->evnames.len > (4u << 20)) { st->evdirty = 1 ; st->evnames.len = 0 ; continue ; }
+      {
+        char d = ev->wd == st->wcur ? 'c' : 'n' ;
+        if (!stralloc_catb(&st->evnames, &d, 1) || !stralloc_cats(&st->evnames, ev->name) || !stralloc_0(&st->evnames)) return 0 ;
+      }
+    }
+  }
+}
+
+/* Does an event need work? Not when the index has the file at that name
+   and it is there, nor when the file is gone and the index has it
+   elsewhere (an old event). In a read transaction. */
+static int event_known (tern_store *st, unsigned int incur, char const *name)
+{
+  size_t len = strlen(name), ul = tern_maildir_uniqlen(name, len) ;
+  tern_msg m ;
+  uint32_t uid ;
+  int there = exists(st, incur, name, 0) ;
+  int k = lookup(st->rtxn, st, name, ul, &uid) ;
+  if (k <= 0) return !there && !k ;
+  if (tern_store_get(st, uid, &m) != 1) return !there ;
+  if (m.incur == incur && m.namelen == len && !memcmp(m.name, name, len)) return there ;
+  return !there ;
+}
+
+static int sync_events (tern_store *st)
+{
+  stralloc names = STRALLOC_ZERO ;
+  genalloc fl = GENALLOC_ZERO ;
+  size_t i ;
+  int work = 0, ok = 0 ;
+  wctx w ;
+  if (!drain(st)) return -1 ;
+  if (st->evdirty) return 2 ;
+  if (!st->evnames.len) return 0 ;
+  if (!tern_store_rbegin(st)) return -1 ;
+  for (i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
+    if (!event_known(st, st->evnames.s[i] == 'c', st->evnames.s + i + 1)) { work = 1 ; break ; }
+  tern_store_rend(st) ;
+  if (!work) { st->evnames.len = 0 ; return 0 ; }
+  if (!tern_store__wbegin(st, &w)) return -1 ;
+  /* first the files that are there, then the ones that went */
+  for (int pass = 0 ; pass < 2 ; pass++)
+    for (i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
+    {
+      unsigned int incur = st->evnames.s[i] == 'c' ;
+      char const *nm = st->evnames.s + i + 1 ;
+      size_t len = strlen(nm), ul = tern_maildir_uniqlen(nm, len) ;
+      int there = exists(st, incur, nm, 0) ;
+      if (!ul || ul > 511 || memchr(nm, '\n', len) || nm[0] == '.') continue ;
+      if (!pass && there)
+      {
+        int k = settle(&w, incur, nm, len) ;
+        if (!k) goto err ;
+        if (k >= 2)
+        {
+          /* skip a name already collected */
+          int dup = 0 ;
+          found f = { .name = names.len, .len = len, .incur = incur, .num = 0 } ;
+          for (size_t j = 0 ; j < genalloc_len(found, &fl) ; j++)
+          {
+            found const *g = genalloc_s(found, &fl) + j ;
+            if (g->incur == incur && g->len == len && !memcmp(names.s + g->name, nm, len)) { dup = 1 ; break ; }
+          }
+          if (dup) continue ;
+          if (k == 3) { if (!rename_dup(st, incur, nm, len, &names, &f)) continue ; }
+          else
+          {
+            uint64_scan(nm, &f.num) ;
+            if (!stralloc_catb(&names, nm, len + 1)) goto err ;
+          }
+          if (!genalloc_append(found, &fl, &f)) goto err ;
+        }
+      }
+      else if (pass && !there)
+      {
+        uint32_t uid ;
+        char const *old ;
+        rec rc ;
+        int k = lookup(w.txn, st, nm, ul, &uid) ;
+        if (k < 0) goto err ;
+        if (!k) continue ;
+        k = tern_store__getrec(w.txn, st, uid, &rc, &old) ;
+        if (k < 0) goto err ;
+        if (!k || rc.incur != incur || rc.namelen != len || memcmp(old, nm, len)) continue ;
+        if (!tern_store__delete(&w, uid, &rc, nm, len)) goto err ;
+      }
+    }
+  if (!add_found(&w, &names, &fl)) goto err ;
+  /* other programs changed the directories: the next process without
+     our events must read them */
+  if (!tern_store__meta_put(w.txn, st->dmeta, M_NEWMT, 0) || !tern_store__meta_put(w.txn, st->dmeta, M_CURMT, 0)) goto err ;
+  if (!tern_store__wcommit(&w)) goto errc ;
+  st->evnames.len = 0 ;
+  ok = 1 ;
+  goto end ;
+ err:
+  tern_store__wabort(&w) ;
+ errc:
+  ok = -1 ;
+ end:
+  stralloc_free(&names) ;
+  genalloc_free(found, &fl) ;
+  return ok ;
+}
+
+int tern_store_sync (tern_store *st)
+{
+  uint64_t nmt = 0, cmt = 0, snew = 0, scur = 0, ulsize = 0, hms0 = 0, hms1 = 0 ;
+  int dnew, dcur, behind, r ;
+  wctx w ;
+  if (st->ino >= 0 && st->evprimed)
+  {
+    r = sync_events(st) ;
+    if (r < 2) return r ;
+    /* an overflow, or the first sync after the watches: read both */
+    st->evdirty = 0 ;
+    st->evnames.len = 0 ;
+    if (!tern_store__wbegin(st, &w)) return -1 ;
+    hms0 = w.hms ;
+    if (!uidlist_catch_up(&w) || !tern_store__scan(st, &w, 1, 1)) { tern_store__wabort(&w) ; return -1 ; }
+    hms1 = w.changed ? w.modseq : w.hms ;
+    if (!tern_store__wcommit(&w)) return -1 ;
+    return hms1 != hms0 ;
+  }
+  if (st->ino >= 0) st->evprimed = 1 ;
+  if (!tern_store__dirmt(st->newfd, &nmt) || !tern_store__dirmt(st->curfd, &cmt)) return -1 ;
+  if (!tern_store_rbegin(st)) return -1 ;
+  if (tern_store__meta_get(st->rtxn, st->dmeta, M_NEWMT, &snew) < 0
+   || tern_store__meta_get(st->rtxn, st->dmeta, M_CURMT, &scur) < 0
+   || tern_store__meta_get(st->rtxn, st->dmeta, M_ULSIZE, &ulsize) < 0) { tern_store_rend(st) ; return -1 ; }
+  tern_store_rend(st) ;
+  if (!uidlist_behind(st, ulsize, &behind)) return -1 ;
+  dnew = nmt != snew || !tern_store__trusted(snew) ;
+  dcur = cmt != scur || !tern_store__trusted(scur) ;
+  if (!dnew && !dcur && !behind) return 0 ;
+  if (!tern_store__wbegin(st, &w)) return -1 ;
+  hms0 = w.hms ;
+  if (behind)
+  {
+    if (!uidlist_catch_up(&w)) { tern_store__wabort(&w) ; return -1 ; }
+    dnew = dcur = 1 ;
+  }
+  if (!tern_store__scan(st, &w, dnew, dcur)) { tern_store__wabort(&w) ; return -1 ; }
+  hms1 = w.changed ? w.modseq : w.hms ;
+  if (!tern_store__wcommit(&w)) return -1 ;
+  return hms1 != hms0 ;
+}
