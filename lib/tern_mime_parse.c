@@ -318,10 +318,15 @@ static int header_end (ctx *c, int body, uint64_t lf, uint64_t bare)
   return 1 ;
 }
 
-/* the part open at depth sp ends at off (clamped to where its current
-   range begins), lf and bare being the counters there */
-static int part_close (ctx *c, size_t off, uint64_t lf, uint64_t bare)
+/* the part open at depth sp ends at *off, lf and bare being the counters
+   there; an end before where its current range begins (the line end
+   before a delimiter was its header's empty line) becomes that start,
+   and *off, *lf, *bare move with it, so that the parts around it end no
+   sooner */
+static int part_close (ctx *c, size_t *poff, uint64_t *plf, uint64_t *pbare)
 {
+  size_t off = *poff ;
+  uint64_t lf = *plf, bare = *pbare ;
   ent *e = c->w->st + c->sp ;
   tern_mime_part *p = PART(c, e->part) ;
   if (e->state == S_HDR)
@@ -332,7 +337,7 @@ static int part_close (ctx *c, size_t off, uint64_t lf, uint64_t bare)
     p->body = off ;
     if (!header_end(c, 0, lf, bare)) return 0 ;
     /* a message/rfc822 header cut short still has its (empty) message */
-    if (c->w->st + c->sp != e && !part_close(c, off, lf, bare)) return 0 ;
+    if (c->w->st + c->sp != e && !part_close(c, &off, &lf, &bare)) return 0 ;
   }
   else
   {
@@ -343,6 +348,7 @@ static int part_close (ctx *c, size_t off, uint64_t lf, uint64_t bare)
   }
   if (e->active) trie_del(c->w, c->sp) ;
   if (c->sp) c->sp-- ;
+  *poff = off ; *plf = lf ; *pbare = bare ;
   return 1 ;
 }
 
@@ -454,7 +460,7 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
         uint64_t elf = lf - !!lastterm, ebare = bare - (lastterm && lastbare) ;
         int close = p + 2 + b->blen + 2 <= end && s[p + 2 + b->blen] == '-' && s[p + 3 + b->blen] == '-' ;
         while (c.sp > (unsigned int)k)
-          if (!part_close(&c, eoff, elf, ebare)) return 0 ;
+          if (!part_close(&c, &eoff, &elf, &ebare)) return 0 ;
         if (nl) { lf++ ; bare += isbare ; }
         lastterm = nl ? q - end : 0 ;
         lastbare = isbare ;
@@ -491,7 +497,8 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
   for (;;)
   {
     unsigned int sp = c.sp ;
-    if (!part_close(&c, len, lf, bare)) return 0 ;
+    size_t end = len ;
+    if (!part_close(&c, &end, &lf, &bare)) return 0 ;
     if (!sp) break ;
   }
   return 1 ;

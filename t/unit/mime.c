@@ -222,8 +222,8 @@ static row const rows[] =
     "From: x\n"
     "\n"
     "--d--\n"),
-    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 32 (NIL \"one\" ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0) 3)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 13 0)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 9 (NIL NIL ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 1) \"digest\")",
-    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 32 (NIL \"one\" ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 13 0 NIL NIL NIL NIL)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 9 (NIL NIL ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 1 NIL NIL NIL NIL) \"digest\" (\"boundary\" \"d\") NIL NIL NIL)",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 32 (NIL \"one\" ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0) 3)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 13 0)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 11 (NIL NIL ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 2) \"digest\")",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 32 (NIL \"one\" ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) ((NIL NIL \"a\" \"b\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 13 0 NIL NIL NIL NIL)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 11 (NIL NIL ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"digest\" (\"boundary\" \"d\") NIL NIL NIL)",
     "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
   { "disposition-2231",
     M("Content-Type: image/png; name=x.png\n"
@@ -994,6 +994,59 @@ static row const rows[] =
     "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1)",
     "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1 NIL NIL NIL NIL)",
     "(NIL \"after ws line\" ((NIL NIL \"a\" \"MISSING_DOMAIN\")) ((NIL NIL \"a\" \"MISSING_DOMAIN\")) ((NIL NIL \"a\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL)" },
+  { "empty-part-before-outer-delimiter",
+    M("Content-Type: multipart/mixed; boundary=x\n"
+    "\n"
+    "--x\n"
+    "Content-Type: multipart/mixed; boundary=a\n"
+    "\n"
+    "--a\n"
+    "\n"
+    "--x\n"
+    "\n"
+    "B\n"
+    "--x--\n"),
+    "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\")(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0) \"mixed\")",
+    "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"a\") NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+  { "rfc822-empty-body-at-delimiter",
+    M("Content-Type: multipart/mixed; boundary=x\n"
+    "\n"
+    "--x\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "From: x\n"
+    "\n"
+    "--x--\n"),
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 11 (NIL NIL ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 2) \"mixed\")",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 11 (NIL NIL ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) ((NIL NIL \"x\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+  { "inner-multipart-closed-at-once",
+    M("Content-Type: multipart/mixed; boundary=x\n"
+    "\n"
+    "--x\n"
+    "Content-Type: multipart/mixed; boundary=y\n"
+    "\n"
+    "--y\n"
+    "\n"
+    "--x--\n"),
+    "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\") \"mixed\")",
+    "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"y\") NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+  { "rfc822-multipart-closed-at-once",
+    M("Content-Type: multipart/mixed; boundary=x\n"
+    "\n"
+    "--x\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "Content-Type: multipart/mixed; boundary=y\n"
+    "\n"
+    "--y\n"
+    "\n"
+    "--x--\n"),
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 52 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\") 4) \"mixed\")",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 52 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"y\") NIL NIL NIL) 4 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
 } ;
 
 static void crlf (stralloc *out, char const *s, size_t n)
