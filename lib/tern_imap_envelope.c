@@ -158,10 +158,12 @@ static int put (addr *a, char const *name, size_t nl, char const *route, size_t 
    && tern_imap_string(a->out, host, hl, a->flags) && stralloc_catb(a->out, ")", 1) ;
 }
 
-/* a token's text appended: quoted strings unquoted */
+/* a token's text appended: quoted strings unquoted, a domain literal
+   unfolded (the only other token that can hold a line end) */
 static int cattok (stralloc *sa, char const *s, tok const *t)
 {
   if (t->type == T_QUOTED) return tmi_unquote(sa, s + t->off, t->len) ;
+  if (t->type == T_LITERAL) return nolf(sa, s + t->off, t->len) ;
   return stralloc_catb(sa, s + t->off, t->len) ;
 }
 
@@ -206,7 +208,7 @@ static int domain (addr *a, lex *x, tok *t)
   {
     char const *s = x->s + t->off ;
     if (!wantmore && s[0] != '.') break ;
-    if (!stralloc_catb(&a->host, s, t->len)) return 0 ;
+    if (!cattok(&a->host, x->s, t)) return 0 ;
     wantmore = s[t->len - 1] == '.' ;
     next(x, t) ;
   }
@@ -260,7 +262,7 @@ static int parse (addr *a, char const *s, size_t n)
         tok st = t ;
         while (t.type != T_END && !(t.type == T_SPECIAL && (t.c == ':' || t.c == '>')))
         {
-          if (!stralloc_catb(&a->route, s + t.off, t.len)) return 0 ;
+          if (!cattok(&a->route, s, &t)) return 0 ;
           next(&x, &t) ;
         }
         if (t.type == T_SPECIAL && t.c == ':') next(&x, &t) ;

@@ -77,9 +77,9 @@ int tern_mime_param (stralloc *out, char const *v, size_t n, char const *name)
             start = q2 + 1 - tmp.s ;
           }
         }
-        if (!tmi_pct(&bytes, tmp.s + start, tmp.len - start)) goto end ;
+        if (tmp.len > start && !tmi_pct(&bytes, tmp.s + start, tmp.len - start)) goto end ;
       }
-      else if (!stralloc_catb(&bytes, tmp.s, tmp.len)) goto end ;
+      else if (tmp.len && !stralloc_catb(&bytes, tmp.s, tmp.len)) goto end ;
     }
     r = tern_charset_utf8(out, bytes.s ? bytes.s : "", bytes.len, cs.len ? cs.s : "utf-8", cs.len ? cs.len : 5) ? 1 : -1 ;
     goto end ;
