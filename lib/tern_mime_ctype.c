@@ -1,5 +1,7 @@
 /* tern_mime_ctype: the type "/" subtype of a Content-Type value (RFC 2045
-   5.1), with CFWS allowed around each. */
+   5.1), with CFWS allowed around each. Anything but ";" after them makes
+   the value invalid, as for Dovecot: "message/rfc822 junk" is no
+   message/rfc822. */
 
 #include "tern_mime.h"
 #include "tern_mime_internal.h"
@@ -17,5 +19,6 @@ int tern_mime_ctype (char const *s, size_t n, char const **type, size_t *tl, cha
   if (j == i) return 0 ;
   *sub = s + i ; *sl = j - i ;
   *params = j ;
-  return 1 ;
+  i = tmi_cfws(s, n, j) ;
+  return i >= n || s[i] == ';' ;
 }

@@ -465,7 +465,8 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
         lastterm = nl ? q - end : 0 ;
         lastbare = isbare ;
         if (close) trie_del(c.w, k) ;
-        else if (!part_open(&c, q, lf, bare, 0)) return 0 ;
+        else if (nl && !part_open(&c, q, lf, bare, 0)) return 0 ;
+        /* a delimiter without its line end, at the very end, opens nothing (as in Dovecot) */
         p = q ;
         continue ;
       }

@@ -1047,6 +1047,38 @@ static row const rows[] =
     "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 52 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\") 4) \"mixed\")",
     "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 52 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"y\") NIL NIL NIL) 4 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
     "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+  /* junk after the subtype makes the field invalid, as for Dovecot; then RFC 2045 5.2 (Dovecot writes "" "") */
+  { "content-type-junk-after-subtype",
+    M("Content-Type: message/rfc822 junk\n"
+    "\n"
+    "Subject: not enclosed\n"
+    "\n"
+    "x\n"),
+    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 28 3)",
+    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 28 3 NIL NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+  { "delimiter-at-end-without-newline",
+    M("Content-Type: multipart/mixed; boundary=x\n"
+    "\n"
+    "--x\n"
+    "\n"
+    "A\n"
+    "--x"),
+    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0) \"mixed\")",
+    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
+  /* the line end before the delimiter is the delimiter's (RFC 2046 5.1.1); Dovecot gives it to the message/rfc822 part (14 octets, 1 line) */
+  { "rfc822-header-cut-by-delimiter",
+    M("Content-Type: multipart/mixed; boundary=x\n"
+    "\n"
+    "--x\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "Subject: cut\n"
+    "--x--\n"),
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 12 (NIL \"cut\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 0) \"mixed\")",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 12 (NIL \"cut\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
 } ;
 
 static void crlf (stralloc *out, char const *s, size_t n)
