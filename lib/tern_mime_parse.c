@@ -12,7 +12,8 @@
    "--" then an open boundary as a prefix (RFC 2046 5.1.1 forbids a
    boundary inside the parts, so the rest of the line is padding); when
    several open boundaries match, the longest wins, then the innermost.
-   The line end before a delimiter belongs to the delimiter. A delimiter
+   The line end before a delimiter belongs to the delimiter when it ends
+   a body line (see the main loop for the other cases). A delimiter
    of an enclosing multipart closes every part inside it (a missing close
    delimiter); a part's header ends at its empty line, at such a
    delimiter, or at the end. Boundaries are cut to BMAX octets. Parts
@@ -29,6 +30,7 @@
 #define NMAX (TERN_MIME_DEPTH * BMAX + 1)
 
 enum { S_HDR, S_BODY } ;
+enum { L_NONE, L_BODY, L_HDR, L_DELIM } ;
 
 typedef struct tnode_s tnode ;
 struct tnode_s
@@ -318,37 +320,38 @@ static int header_end (ctx *c, int body, uint64_t lf, uint64_t bare)
   return 1 ;
 }
 
-/* the part open at depth sp ends at *off, lf and bare being the counters
-   there; an end before where its current range begins (the line end
-   before a delimiter was its header's empty line) becomes that start,
-   and *off, *lf, *bare move with it, so that the parts around it end no
-   sooner */
-static int part_close (ctx *c, size_t *poff, uint64_t *plf, uint64_t *pbare)
+/* The part open at depth sp ends at off, lf and bare being the counters
+   there. When off comes before where it has got to, the line end before
+   a delimiter was the last line end of its header (its empty line, or
+   the line before the delimiter): that line end is the delimiter's
+   (RFC 2046 5.1.1: a body part is headers then, optionally, CRLF and a
+   body), so the header ends at off; a part that began after off is
+   empty, at off. */
+static int part_close (ctx *c, size_t off, uint64_t lf, uint64_t bare)
 {
-  size_t off = *poff ;
-  uint64_t lf = *plf, bare = *pbare ;
   ent *e = c->w->st + c->sp ;
   tern_mime_part *p = PART(c, e->part) ;
-  if (e->state == S_HDR)
+  if (off < p->hdr) { p->hdr = off ; e->lf0 = lf ; e->bare0 = bare ; }
+  if (e->state == S_HDR || off < p->body)
   {
-    if (off < p->hdr) { off = p->hdr ; lf = e->lf0 ; bare = e->bare0 ; }
+    int hdr = e->state == S_HDR ;
     p->hdrlen = off - p->hdr ;
     p->hdrsize = p->hdrlen + (bare - e->bare0) ;
     p->body = off ;
-    if (!header_end(c, 0, lf, bare)) return 0 ;
-    /* a message/rfc822 header cut short still has its (empty) message */
-    if (c->w->st + c->sp != e && !part_close(c, &off, &lf, &bare)) return 0 ;
+    e->lf1 = lf ; e->bare1 = bare ;
+    if (hdr)
+    {
+      if (!header_end(c, 0, lf, bare)) return 0 ;
+      /* a message/rfc822 header cut short still has its (empty) message */
+      if (c->w->st + c->sp != e && !part_close(c, off, lf, bare)) return 0 ;
+    }
   }
-  else
-  {
-    if (off < p->body) { off = p->body ; lf = e->lf1 ; bare = e->bare1 ; }
-    p->bodylen = off - p->body ;
-    p->bodysize = p->bodylen + (bare - e->bare1) ;
-    p->bodylines = lf - e->lf1 ;
-  }
+  p = PART(c, e->part) ;
+  p->bodylen = off - p->body ;
+  p->bodysize = p->bodylen + (bare - e->bare1) ;
+  p->bodylines = lf - e->lf1 ;
   if (e->active) trie_del(c->w, c->sp) ;
   if (c->sp) c->sp-- ;
-  *poff = off ; *plf = lf ; *pbare = bare ;
   return 1 ;
 }
 
@@ -399,6 +402,8 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
   size_t p = 0, lastterm = 0 ;
   uint64_t lf = 0, bare = 0 ;
   int lastbare = 0 ;
+  int lastline = L_NONE ;   /* what the line before was */
+  unsigned int lasthdr = 0 ; /* with L_HDR: the depth of the part whose header it was in */
   if (!m->work)
   {
     m->work = malloc(sizeof(work)) ;
@@ -460,13 +465,24 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
         uint64_t elf = lf - !!lastterm, ebare = bare - (lastterm && lastbare) ;
         int close = p + 2 + b->blen + 2 <= end && s[p + 2 + b->blen] == '-' && s[p + 3 + b->blen] == '-' ;
         while (c.sp > (unsigned int)k)
-          if (!part_close(&c, &eoff, &elf, &ebare)) return 0 ;
+        {
+          /* The line end before the delimiter is the delimiter's when it
+             ended a line of body. One that ended a delimiter line stays
+             with that line; one that ended a header's last line leaves
+             that header (and what began after it) but stays in the part
+             around it. RFC 2046 5.1.1's grammar cannot say which in
+             these two cases ("--inner--" then "--outer", a header then
+             a delimiter); this is Dovecot's reading. */
+          int here = lastline == L_BODY || (lastline == L_HDR && c.sp >= lasthdr) ;
+          if (!part_close(&c, here ? eoff : p, here ? elf : lf, here ? ebare : bare)) return 0 ;
+        }
         if (nl) { lf++ ; bare += isbare ; }
         lastterm = nl ? q - end : 0 ;
         lastbare = isbare ;
         if (close) trie_del(c.w, k) ;
         else if (nl && !part_open(&c, q, lf, bare, 0)) return 0 ;
         /* a delimiter without its line end, at the very end, opens nothing (as in Dovecot) */
+        lastline = L_DELIM ;
         p = q ;
         continue ;
       }
@@ -481,6 +497,8 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
         part->hdrlen = q - part->hdr ;
         part->hdrsize = part->hdrlen + (bare - e->bare0) ;
         part->body = q ;
+        lastline = L_HDR ;
+        lasthdr = c.sp ;
         if (!header_end(&c, 1, lf, bare)) return 0 ;
         lastterm = q - end ;
         lastbare = isbare ;
@@ -488,7 +506,10 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
         continue ;
       }
       header_line(&c, p, end) ;
+      lastline = L_HDR ;
+      lasthdr = c.sp ;
     }
+    else lastline = L_BODY ;
     if (nl) { lf++ ; bare += isbare ; }
     lastterm = nl ? q - end : 0 ;
     lastbare = isbare ;
@@ -498,8 +519,7 @@ int tern_mime_parse (tern_mime *m, char const *s, size_t len)
   for (;;)
   {
     unsigned int sp = c.sp ;
-    size_t end = len ;
-    if (!part_close(&c, &end, &lf, &bare)) return 0 ;
+    if (!part_close(&c, len, lf, bare)) return 0 ;
     if (!sp) break ;
   }
   return 1 ;

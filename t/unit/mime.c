@@ -1067,7 +1067,6 @@ static row const rows[] =
     "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0) \"mixed\")",
     "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
     "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
-  /* the line end before the delimiter is the delimiter's (RFC 2046 5.1.1); Dovecot gives it to the message/rfc822 part (14 octets, 1 line) */
   { "rfc822-header-cut-by-delimiter",
     M("Content-Type: multipart/mixed; boundary=x\n"
     "\n"
@@ -1076,8 +1075,8 @@ static row const rows[] =
     "\n"
     "Subject: cut\n"
     "--x--\n"),
-    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 12 (NIL \"cut\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 0) \"mixed\")",
-    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 12 (NIL \"cut\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 14 (NIL \"cut\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 1) \"mixed\")",
+    "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 14 (NIL \"cut\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 1 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
     "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" },
 } ;
 
@@ -1166,8 +1165,14 @@ static void trees (void)
     "0:-1:0:1 0+43 43+56 45/66/10 | 1:0:1:c 51+1 52+3 2/3/0 | 2:0:1:4 60+25 85+3 27/3/0",
     "multipart: the line end before a delimiter belongs to it") ;
   is_tree("Content-Type: multipart/mixed; boundary=b\n\n--b\n\n--b\n",
-    "0:-1:0:1 0+43 43+9 45/12/3 | 1:0:1:c 47+1 48+0 2/0/0 | 2:0:1:c 52+0 52+0 0/0/0",
-    "a part right after the preamble's delimiter, and one at the end") ;
+    "0:-1:0:1 0+43 43+9 45/12/3 | 1:0:1:c 47+0 47+0 0/0/0 | 2:0:1:c 52+0 52+0 0/0/0",
+    "an empty line then a delimiter: the line end is the delimiter's, the header empty (as Dovecot)") ;
+  is_tree("Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\n--b\n\nbody\n--b--\n",
+    "0:-1:0:1 0+43 43+26 45/33/7 | 1:0:1:c 47+5 52+0 6/0/0 | 2:0:1:c 57+1 58+4 2/4/0",
+    "a header then a delimiter: the header ends with its last field") ;
+  is_tree("Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\n\nx\n--i--\n--o--\n",
+    "0:-1:0:1 0+43 43+72 45/80/8 | 1:0:1:1 47+49 96+13 51/17/4 | 2:1:2:c 100+1 101+1 2/1/0",
+    "\"--i--\" then \"--o--\": the inner multipart keeps its last line end (as Dovecot)") ;
   is_tree("Content-Type: message/global\n\nSubject: s\n\nhi\n",
     "0:-1:0:22 0+30 30+15 32/18/3 | 1:0:1:c 30+12 42+3 14/4/1",
     "message/global holds a message (RFC 6532 3.5)") ;
@@ -1317,7 +1322,10 @@ static void sections (void)
   is_section(&m, "2.2", TERN_SEC_ALL, "Hello another world\n", "[2.2]") ;
   is_section(&m, "1", TERN_SEC_HEADER, 0, "[1.HEADER] of a text part: nothing (RFC 3501 6.4.5)") ;
   is_section(&m, "3", TERN_SEC_ALL, 0, "[3]: out of range") ;
-  is_section(&m, "1.1", TERN_SEC_ALL, 0, "[1.1] below a leaf: nothing") ;
+  is_section(&m, "1.1", TERN_SEC_ALL, "hello\n", "[1.1] below a leaf: the leaf (as Dovecot)") ;
+  is_section(&m, "1.1", TERN_SEC_MIME, "Content-Type: text/x-myown; charset=us-ascii\n\n", "[1.1.MIME]: the leaf's") ;
+  is_section(&m, "1.1.1", TERN_SEC_ALL, 0, "[1.1.1]: nothing") ;
+  is_section(&m, "2.1.1", TERN_SEC_ALL, "<p>Hello world</p>\n", "[2.1.1]: the leaf") ;
   is_section(&m, "0", TERN_SEC_ALL, 0, "[0]: nothing") ;
   is_section(&m, "2.3", TERN_SEC_ALL, 0, "[2.3]: out of range") ;
   is_section(&m, "", TERN_SEC_MIME, 0, "[MIME] alone: nothing") ;
