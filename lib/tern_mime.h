@@ -33,6 +33,23 @@
 #define TERN_MIME_RFC822 0x02        /* message/rfc822 or message/global: its one child is the enclosed message */
 #define TERN_MIME_TEXT 0x04          /* text/ANY (explicit or by default) */
 #define TERN_MIME_DEFAULTED 0x08     /* no (valid) Content-Type: the default of RFC 2045 5.2 / 2046 5.1.5 applies */
+#define TERN_MIME_DIGEST 0x10        /* multipart/digest: children default to message/rfc822 (RFC 2046 5.1.5) */
+#define TERN_MIME_GLOBAL 0x20        /* with TERN_MIME_RFC822: it is message/global (RFC 6532 3.5) */
+#define TERN_MIME_CAPPED 0x40        /* a multipart or message past TERN_MIME_DEPTH or TERN_MIME_PARTS: an opaque
+                                        leaf, shown as application/octet-stream (as Dovecot does) */
+
+/* The Content-* fields the parser notes (tern_mime_part.fields, fval, flen):
+   only the first of each, and only where they apply (RFC 2045 4: in a
+   body part, or in a message with MIME-Version or Content-Type). */
+#define TERN_MIME_F_TYPE 0
+#define TERN_MIME_F_CTE 1
+#define TERN_MIME_F_ID 2
+#define TERN_MIME_F_DESC 3
+#define TERN_MIME_F_MD5 4
+#define TERN_MIME_F_DISP 5
+#define TERN_MIME_F_LANG 6
+#define TERN_MIME_F_LOC 7
+#define TERN_MIME_NF 8
 
 typedef struct tern_mime_part_s tern_mime_part, *tern_mime_part_ref ;
 struct tern_mime_part_s
@@ -49,6 +66,9 @@ struct tern_mime_part_s
   uint64_t hdrsize ;      /* hdrlen as sent */
   uint64_t bodysize ;     /* bodylen as sent */
   uint64_t bodylines ;    /* lines of the body as sent (BODYSTRUCTURE's body-fld-lines) */
+  unsigned int fields ;   /* bit (1 << TERN_MIME_F_*) set: that field is present */
+  size_t fval[TERN_MIME_NF] ; /* its raw value in the message, as tern_hdr_find gives it */
+  size_t flen[TERN_MIME_NF] ;
 } ;
 
 typedef struct tern_mime_s tern_mime, *tern_mime_ref ;
@@ -58,15 +78,17 @@ struct tern_mime_s
   size_t len ;
   genalloc parts ;        /* tern_mime_part; parts[0] is the message, then in depth-first order */
   unsigned int capped ;   /* a cap was hit: what lies past it belongs to the body of the last part */
+  void *work ;            /* the parser's scratch, kept for the next parse; freed by tern_mime_free */
 } ;
-#define TERN_MIME_ZERO { .msg = 0, .len = 0, .parts = GENALLOC_ZERO, .capped = 0 }
+#define TERN_MIME_ZERO { .msg = 0, .len = 0, .parts = GENALLOC_ZERO, .capped = 0, .work = 0 }
 #define tern_mime_nparts(m) genalloc_len(tern_mime_part, &(m)->parts)
 #define tern_mime_getpart(m, i) (genalloc_s(tern_mime_part, &(m)->parts) + (i))
 
 /* Parses msg[0..len) (kept by reference in m) into its tree of parts,
    in time linear in len: 1, or 0 with errno ENOMEM. Broken MIME (no
    closing boundary, a boundary missing, bad headers) is never an error:
-   it is parsed the way RFC 2046 and the common servers read it. */
+   it is parsed the way RFC 2046 and the common servers read it. A
+   tern_mime can be parsed into again: its memory is reused. */
 extern int tern_mime_parse (tern_mime *, char const *, size_t) ;
 extern void tern_mime_free (tern_mime *) ;
 
@@ -88,6 +110,50 @@ extern int tern_hdr_fields (stralloc *out, char const *hdr, size_t len, char con
    5.1, RFC 2231 continuations and charset'language'%XX decoded to
    UTF-8), appended to out: 1 found, 0 not found, -1 ENOMEM. */
 extern int tern_mime_param (stralloc *out, char const *val, size_t len, char const *name) ;
+
+/* One field of a header: the name (trailing white space dropped), the raw
+   value after the colon up to the field's last line end (folding line
+   ends kept), and the whole field with its line ends. A line with no
+   colon is a field whose name is the whole line and whose value is
+   empty; continuation lines before any field make one with an empty
+   name. */
+typedef struct tern_hdr_field_s tern_hdr_field, *tern_hdr_field_ref ;
+struct tern_hdr_field_s
+{
+  char const *name ;
+  size_t namelen ;
+  char const *val ;
+  size_t vallen ;
+  char const *raw ;
+  size_t rawlen ;
+} ;
+/* The field of hdr[0..len) that begins at *pos (0 for the first): 1 with
+   *f filled and *pos moved past it, or 0 at the header's end (the empty
+   line, or len). */
+extern int tern_hdr_next (char const *hdr, size_t len, size_t *pos, tern_hdr_field *f) ;
+
+/* Content-Type's type "/" subtype (RFC 2045 5.1), comments and white
+   space allowed around them: 1 with both and *params, the offset where
+   the parameters begin; 0 when the value is not of that form. */
+extern int tern_mime_ctype (char const *val, size_t len, char const **type, size_t *typelen, char const **sub, size_t *sublen, size_t *params) ;
+
+/* One parameter as written (RFC 2045 5.1): its name, and its value
+   without the quotes of a quoted-string (backslashes still in, quoted
+   set). A parameter is ";" name "=" value; junk between parameters is
+   skipped, and an unquoted value runs up to ";", white space or "(". */
+typedef struct tern_mime_rawparam_s tern_mime_rawparam, *tern_mime_rawparam_ref ;
+struct tern_mime_rawparam_s
+{
+  char const *name ;
+  size_t namelen ;
+  char const *val ;
+  size_t vallen ;
+  int quoted ;
+} ;
+/* The next parameter of val[0..len) from offset pos: its end (> pos,
+   the offset to pass next time) with *p filled, or 0 when there is no
+   other. */
+extern size_t tern_mime_param_next (char const *val, size_t len, size_t pos, tern_mime_rawparam *p) ;
 
 /* ---- dates ---- */
 

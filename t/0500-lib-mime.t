@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$TERN_BUILD/t/mime"
