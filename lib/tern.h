@@ -288,9 +288,11 @@ extern size_t tern_maildir_uidl (char *, char const *, size_t) ;
    the child exits and the parent waits for the chain. */
 #define TERN_LOGIN_USERMAX 255       /* octets of a user name */
 #define TERN_LOGIN_PASSMAX 1023      /* octets of a password */
-#define TERN_LOGIN_RECMAX (1 + TERN_LOGIN_USERMAX + 1 + TERN_LOGIN_PASSMAX + 1)
+#define TERN_LOGIN_RECMAX (1 + TERN_LOGIN_USERMAX + 1 + TERN_LOGIN_PASSMAX + 1 + TERN_LOGIN_TAGMAX + 1)
 #define TERN_LOGIN_FD 4              /* the chain's $LOGINFD */
 #define TERN_LOGIN_TLS 0x01          /* record flag: STLS/STARTTLS happened */
+#define TERN_LOGIN_TAG 0x02          /* record flag: an IMAP tag follows the password (imap-login) */
+#define TERN_LOGIN_TAGMAX 128        /* octets of that tag: the chain gets it in $IMAPLOGINTAG */
 /* tern_login_check's verdicts */
 #define TERN_LOGIN_REFUSED 1         /* the chain exited 1: -ERR [AUTH] */
 #define TERN_LOGIN_TEMP 2            /* it failed otherwise: -ERR [SYS/TEMP] */
@@ -325,6 +327,10 @@ extern int tern_login_monitor (tern_login_cf const *) ;
    The last argument is 0, or in check-only mode room for
    TERN_LOGIN_USERMAX + 1 octets (see the end of this file). */
 extern int tern_login_check (tern_login const *, char const *, size_t, char const *, size_t, unsigned int, char *) ;
+/* The same with the tag of an IMAP login command (TERN_LOGIN_TAGMAX octets
+   at most, IMAP tag characters): the monitor gives it to the chain in
+   $IMAPLOGINTAG, so that imap-serve writes the tagged OK itself. */
+extern int tern_login_check_tag (tern_login const *, char const *, size_t, char const *, size_t, unsigned int, char const *, size_t) ;
 
 /* ---- end of POP3 and the login monitor ---- */
 
@@ -413,5 +419,10 @@ extern char const *tern_tls_suite_name (unsigned int) ;
 extern int tern_mailbox_sane (char const *, size_t) ;
 
 /* ---- end of mailbox values ---- */
+
+/* A process about to wait long gives back its free heap and the stack
+   pages below its current frame (tlsd's engine after the handshake,
+   imap-serve going idle): memory every idle connection would keep. */
+extern void tern_mem_trim (void) ;
 
 #endif

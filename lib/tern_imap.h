@@ -79,10 +79,11 @@ extern int tern_imap_p_number64 (tern_imap_p *, uint64_t *) ;
 extern int tern_imap_p_nznumber (tern_imap_p *, uint32_t *) ;
 
 /* sequence-set (RFC 3501 9, RFC 9051 9 with "$" of RFC 5182): ranges
-   appended to ga, each lo <= hi, "*" as TERN_IMAP_STAR (resolved by the
-   caller against the mailbox). "$" alone sets *dollar (when dollar is
+   appended to ga, "*" as TERN_IMAP_STAR, 0, which no number can be (the
+   caller resolves it against the mailbox, then orders the range); ranges
+   of two numbers have lo <= hi. "$" alone sets *dollar (when dollar is
    not 0) and appends nothing. */
-#define TERN_IMAP_STAR UINT32_MAX
+#define TERN_IMAP_STAR 0
 typedef struct tern_imap_range_s tern_imap_range, *tern_imap_range_ref ;
 struct tern_imap_range_s { uint32_t lo, hi ; } ;
 extern int tern_imap_p_seqset (tern_imap_p *, genalloc *, int *) ;

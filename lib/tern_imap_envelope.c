@@ -114,28 +114,31 @@ static void next (lex *x, tok *t)
 /* white space runs to one space, trimmed (Dovecot's "for humans") */
 static int humans (stralloc *out, char const *s, size_t n)
 {
+  size_t start ;
   int sp = 0 ;
-  size_t start = out->len ;
+  char *w ;
+  if (!stralloc_readyplus(out, n)) return 0 ;
+  start = out->len ;
+  w = out->s + start ;
   for (size_t i = 0 ; i < n ; i++)
   {
     if (tmi_wsp((unsigned char)s[i])) { sp = 1 ; continue ; }
-    if (sp && out->len > start && !stralloc_catb(out, " ", 1)) return 0 ;
+    if (sp && w > out->s + start) *w++ = ' ' ;
     sp = 0 ;
-    if (!stralloc_catb(out, s + i, 1)) return 0 ;
+    *w++ = s[i] ;
   }
+  out->len = w - out->s ;
   return 1 ;
 }
 
 /* CR and LF dropped */
 static int nolf (stralloc *out, char const *s, size_t n)
 {
-  for (size_t i = 0 ; i < n ;)
-  {
-    size_t j = i ;
-    while (j < n && s[j] != '\r' && s[j] != '\n') j++ ;
-    if (!stralloc_catb(out, s + i, j - i)) return 0 ;
-    i = j + 1 ;
-  }
+  char *w ;
+  if (!stralloc_readyplus(out, n)) return 0 ;
+  w = out->s + out->len ;
+  for (size_t i = 0 ; i < n ; i++) if (s[i] != '\r' && s[i] != '\n') *w++ = s[i] ;
+  out->len = w - out->s ;
   return 1 ;
 }
 
@@ -147,15 +150,41 @@ struct addr_s
   genalloc words ;         /* tok: the phrase so far */
   unsigned int flags ;
   int ingroup ;
+  int text ;               /* search text (tern_imap_addrtext), not IMAP */
+  size_t base ;            /* where this field's text begins in out */
 } ;
+
+/* The search text of one address: "name <mailbox@host>", or
+   "mailbox@host", names' encoded-words decoded; a group begins with
+   "name:" and ends with ";". Entries are separated by ", ". */
+static int puttext (addr *a, char const *name, size_t nl, char const *mb, size_t ml, char const *host, size_t hl)
+{
+  stralloc *o = a->out ;
+  if (!mb && !host) return stralloc_catb(o, ";", 1) ;
+  if (o->len > a->base && !stralloc_cats(o, o->s[o->len - 1] == ':' ? " " : ", ")) return 0 ;
+  if (!host) return stralloc_catb(o, mb, ml) && stralloc_catb(o, ":", 1) ;
+  if (nl && !(tern_hdr_decode(o, name, nl) && stralloc_catb(o, " <", 2))) return 0 ;
+  if (!stralloc_catb(o, mb, ml)) return 0 ;
+  if (hl && !(stralloc_catb(o, "@", 1) && stralloc_catb(o, host, hl))) return 0 ;
+  return !nl || stralloc_catb(o, ">", 1) ;
+}
 
 static int put (addr *a, char const *name, size_t nl, char const *route, size_t rl, char const *mb, size_t ml, char const *host, size_t hl)
 {
-  return stralloc_catb(a->out, "(", 1)
-   && tern_imap_string(a->out, name, nl, a->flags) && stralloc_catb(a->out, " ", 1)
-   && tern_imap_string(a->out, route, rl, a->flags) && stralloc_catb(a->out, " ", 1)
-   && tern_imap_string(a->out, mb, ml, a->flags) && stralloc_catb(a->out, " ", 1)
-   && tern_imap_string(a->out, host, hl, a->flags) && stralloc_catb(a->out, ")", 1) ;
+  stralloc *o = a->out ;
+  if (a->text) return puttext(a, name, nl, mb, ml, host, hl) ;
+  /* room for all of it: a string takes at most 2n + 2 octets quoted, n + 24 as a literal */
+  if (!stralloc_readyplus(o, 2 * (nl + rl + ml + hl) + 4 * 24 + 5)) return 0 ;
+  o->s[o->len++] = '(' ;
+  if (!tern_imap_string(o, name, nl, a->flags)) return 0 ;
+  o->s[o->len++] = ' ' ;
+  if (!tern_imap_string(o, route, rl, a->flags)) return 0 ;
+  o->s[o->len++] = ' ' ;
+  if (!tern_imap_string(o, mb, ml, a->flags)) return 0 ;
+  o->s[o->len++] = ' ' ;
+  if (!tern_imap_string(o, host, hl, a->flags)) return 0 ;
+  o->s[o->len++] = ')' ;
+  return 1 ;
 }
 
 /* a token's text appended: quoted strings unquoted, a domain literal
@@ -192,6 +221,7 @@ static int mkname (addr *a, lex const *x, size_t nw)
 
 static int emit (addr *a)
 {
+  if (a->text) return puttext(a, a->name.s, a->name.len, a->mbox.s ? a->mbox.s : "", a->mbox.len, a->host.s ? a->host.s : "", a->host.len) ;
   return put(a, a->name.len ? a->name.s : 0, a->name.len,
     a->route.len ? a->route.s : 0, a->route.len,
     a->mbox.len ? a->mbox.s : "MISSING_MAILBOX", a->mbox.len ? a->mbox.len : 15,
@@ -347,6 +377,21 @@ static int putlist (stralloc *out, stralloc const *l)
   return stralloc_catb(out, "(", 1) && stralloc_catb(out, l->s, l->len) && stralloc_catb(out, ")", 1) ;
 }
 
+static void addr_free (addr *a)
+{
+  stralloc_free(&a->name) ; stralloc_free(&a->route) ; stralloc_free(&a->mbox) ;
+  stralloc_free(&a->host) ; stralloc_free(&a->tmp) ;
+  genalloc_free(tok, &a->words) ;
+}
+
+int tern_imap_addrtext (stralloc *out, char const *v, size_t n)
+{
+  addr a = { .out = out, .name = STRALLOC_ZERO, .route = STRALLOC_ZERO, .mbox = STRALLOC_ZERO, .host = STRALLOC_ZERO, .tmp = STRALLOC_ZERO, .words = GENALLOC_ZERO, .text = 1, .base = out->len } ;
+  int ok = parse(&a, v, n) && (!a.ingroup || puttext(&a, 0, 0, 0, 0, 0, 0)) ;
+  addr_free(&a) ;
+  return ok ;
+}
+
 int tern_imap_envelope (stralloc *out, char const *hdr, size_t len, unsigned int flags)
 {
   stralloc lists[6] = { STRALLOC_ZERO, STRALLOC_ZERO, STRALLOC_ZERO, STRALLOC_ZERO, STRALLOC_ZERO, STRALLOC_ZERO } ;
@@ -393,8 +438,6 @@ int tern_imap_envelope (stralloc *out, char const *hdr, size_t len, unsigned int
  end:
   for (unsigned int i = 0 ; i < 6 ; i++) stralloc_free(lists + i) ;
   stralloc_free(&str) ;
-  stralloc_free(&a.name) ; stralloc_free(&a.route) ; stralloc_free(&a.mbox) ;
-  stralloc_free(&a.host) ; stralloc_free(&a.tmp) ;
-  genalloc_free(tok, &a.words) ;
+  addr_free(&a) ;
   return ok ;
 }

@@ -172,11 +172,17 @@ static int memliteral (tern_imap_p *p, stralloc *sa)
   return 1 ;
 }
 
+/* "~{": a literal8 head (RFC 3516); "~" alone is an atom's. */
+static int lit8 (tern_imap_p const *p)
+{
+  return p->pos + 1 < p->len && p->s[p->pos] == '~' && p->s[p->pos + 1] == '{' ;
+}
+
 int tern_imap_p_string (tern_imap_p *p, stralloc *sa)
 {
   int c = tern_imap_p_peek(p) ;
   if (c == '"') return quoted(p, sa) ;
-  if (c == '{' || c == '~') return memliteral(p, sa) ;
+  if (c == '{' || lit8(p)) return memliteral(p, sa) ;
   return fail(p, c < 0 ? "Missing arguments" : "Expected a string") ;
 }
 
@@ -185,7 +191,7 @@ int tern_imap_p_astring (tern_imap_p *p, stralloc *sa)
   int c = tern_imap_p_peek(p) ;
   char const *s ;
   size_t n ;
-  if (c == '"' || c == '{' || c == '~') return tern_imap_p_string(p, sa) ;
+  if (c == '"' || c == '{' || lit8(p)) return tern_imap_p_string(p, sa) ;
   if (!run(p, &astringchar, &s, &n, c < 0 ? "Missing arguments" : "Expected a string")) return 0 ;
   if (!stralloc_catb(sa, s, n)) return fail(p, "Out of memory") ;
   return 1 ;
@@ -209,7 +215,7 @@ int tern_imap_p_listmailbox (tern_imap_p *p, stralloc *sa)
   int c = tern_imap_p_peek(p) ;
   char const *s ;
   size_t n ;
-  if (c == '"' || c == '{' || c == '~') return tern_imap_p_string(p, sa) ;
+  if (c == '"' || c == '{' || lit8(p)) return tern_imap_p_string(p, sa) ;
   if (!run(p, &listchar, &s, &n, c < 0 ? "Missing arguments" : "Expected a mailbox pattern")) return 0 ;
   if (!stralloc_catb(sa, s, n)) return fail(p, "Out of memory") ;
   return 1 ;
@@ -292,7 +298,7 @@ int tern_imap_p_seqset (tern_imap_p *p, genalloc *ga, int *dollar)
     {
       p->pos++ ;
       if (!seqnum(p, &r.hi)) return 0 ;
-      if (r.hi < r.lo) { uint32_t x = r.lo ; r.lo = r.hi ; r.hi = x ; }
+      if (r.lo != TERN_IMAP_STAR && r.hi != TERN_IMAP_STAR && r.hi < r.lo) { uint32_t x = r.lo ; r.lo = r.hi ; r.hi = x ; }
     }
     if (!genalloc_append(tern_imap_range, ga, &r)) return fail(p, "Out of memory") ;
     if (p->pos >= p->len || p->s[p->pos] != ',') return 1 ;

@@ -1,5 +1,6 @@
 /* tern_login_check: the pre-auth child's side of the login monitor. One
-   record (a flags octet, user NUL, password NUL) in one write, atomic on
+   record (a flags octet, user NUL, password NUL, and with TERN_LOGIN_TAG
+   an IMAP tag NUL) in one write, atomic on
    a pipe (it is shorter than PIPE_BUF); then the verdict: 'N' refused,
    'T' temporary failure, 'H' (or the end of the pipe) the session was
    handed over and this process has nothing more to do; in check-only
@@ -14,7 +15,7 @@
 #include <unistd.h>
 #include "tern.h"
 
-int tern_login_check (tern_login const *lg, char const *user, size_t ulen, char const *pass, size_t plen, unsigned int flags, char *id)
+static int check (tern_login const *lg, char const *user, size_t ulen, char const *pass, size_t plen, unsigned int flags, char *id, char const *tag, size_t taglen)
 {
   char rec[TERN_LOGIN_RECMAX] ;
   size_t n = 0 ;
@@ -23,12 +24,15 @@ int tern_login_check (tern_login const *lg, char const *user, size_t ulen, char 
   char c ;
   if (!ulen || ulen > TERN_LOGIN_USERMAX || plen > TERN_LOGIN_PASSMAX
    || memchr(user, 0, ulen) || memchr(pass, 0, plen)) return TERN_LOGIN_REFUSED ;
+  if (tag && (!taglen || taglen > TERN_LOGIN_TAGMAX || memchr(tag, 0, taglen))) return TERN_LOGIN_TEMP ;
+  if (tag) flags |= TERN_LOGIN_TAG ;
   /* the monitor gives the chain a blocking network; ours comes back after */
   fl0 = fcntl(0, F_GETFL) ;
   fl1 = fcntl(1, F_GETFL) ;
   rec[n++] = (char)(flags & 0xff) ;
   memcpy(rec + n, user, ulen) ; n += ulen ; rec[n++] = 0 ;
   memcpy(rec + n, pass, plen) ; n += plen ; rec[n++] = 0 ;
+  if (tag) { memcpy(rec + n, tag, taglen) ; n += taglen ; rec[n++] = 0 ; }
   do r = write(lg->credfd, rec, n) ;
   while (r < 0 && errno == EINTR) ;
   explicit_bzero(rec, sizeof(rec)) ;
@@ -61,4 +65,14 @@ int tern_login_check (tern_login const *lg, char const *user, size_t ulen, char 
   if (c == 'N') return TERN_LOGIN_REFUSED ;
   if (c == 'T') return TERN_LOGIN_TEMP ;
   _exit(111) ;
+}
+
+int tern_login_check (tern_login const *lg, char const *user, size_t ulen, char const *pass, size_t plen, unsigned int flags, char *id)
+{
+  return check(lg, user, ulen, pass, plen, flags, id, 0, 0) ;
+}
+
+int tern_login_check_tag (tern_login const *lg, char const *user, size_t ulen, char const *pass, size_t plen, unsigned int flags, char const *tag, size_t taglen)
+{
+  return check(lg, user, ulen, pass, plen, flags, 0, tag, taglen) ;
 }

@@ -59,12 +59,13 @@ static char const *safe (char const *s, char *buf, size_t max)
    comes from the child. */
 static char const **chain_env (char const *const *envp, int checkonly)
 {
-  static char const *const drop[] = { "LOGINFD=", "SSLCTLFD=", "SSLREADFD=", "SSLWRITEFD=", "TERN_LOGIN_UID=", "TERN_LOGIN_GID=", 0 } ;
+  static char const *const drop[] = { "LOGINFD=", "SSLCTLFD=", "SSLREADFD=", "SSLWRITEFD=", "TERN_LOGIN_UID=", "TERN_LOGIN_GID=", "IMAPLOGINTAG=", 0 } ;
   static char loginfd[16] = "LOGINFD=" ;
   size_t n = 0, j = 0 ;
   char const **e ;
   while (envp[n]) n++ ;
-  e = malloc((n + 2) * sizeof(char const *)) ;
+  /* room for LOGINFD, IMAPLOGINTAG (set_tag) and the end */
+  e = malloc((n + 3) * sizeof(char const *)) ;
   if (!e) return 0 ;
   for (size_t i = 0 ; i < n ; i++)
   {
@@ -76,6 +77,28 @@ static char const **chain_env (char const *const *envp, int checkonly)
   if (!checkonly) e[j++] = loginfd ;
   e[j] = 0 ;
   return e ;
+}
+
+/* IMAPLOGINTAG for the next chain, or none: the tag of the login command
+   imap-login's child sent, made of IMAP tag characters only (RFC 3501 9:
+   ASTRING-CHAR but "+"), which is all the monitor lets through. */
+static int set_tag (char const **env, char const *tag, size_t len)
+{
+  static char buf[sizeof("IMAPLOGINTAG=") + TERN_LOGIN_TAGMAX] = "IMAPLOGINTAG=" ;
+  size_t n = 0 ;
+  while (env[n] && strncmp(env[n], "IMAPLOGINTAG=", 13)) n++ ;
+  if (!tag) { if (env[n]) { env[n] = 0 ; } return 1 ; }
+  if (!len || len > TERN_LOGIN_TAGMAX) return 0 ;
+  for (size_t i = 0 ; i < len ; i++)
+  {
+    unsigned char c = tag[i] ;
+    if (c <= 0x20 || c >= 0x7f || c == '+' || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' || c == '"' || c == '\\') return 0 ;
+  }
+  memcpy(buf + 13, tag, len) ;
+  buf[13 + len] = 0 ;
+  env[n] = buf ;
+  env[n+1] = 0 ;
+  return 1 ;
 }
 
 /* The pre-auth child: our uid is dropped for good, then the protocol. */
@@ -308,7 +331,7 @@ int tern_login_monitor (tern_login_cf const *cf)
     if (icred >= 0 && x[icred].revents)
     {
       ssize_t k = read(credfd, rec, sizeof(rec)) ;
-      size_t ulen, plen ;
+      size_t ulen, plen, taglen ;
       if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue ;
       if (k <= 0)
       {
@@ -319,16 +342,21 @@ int tern_login_monitor (tern_login_cf const *cf)
       /* a well-formed record or the child is not trusted any more; the
          TLS flag only where there is TLS to hand over */
       ulen = k >= 3 && !rec[k-1] ? strnlen(rec + 1, k - 1) : 0 ;
-      plen = ulen ? k - ulen - 3 : 0 ;
-      if (!ulen || ulen > TERN_LOGIN_USERMAX || 1 + ulen + 1 + plen + 1 != (size_t)k
-       || plen > TERN_LOGIN_PASSMAX || memchr(rec + ulen + 2, 0, plen)
-       || ((unsigned char)rec[0] & ~TERN_LOGIN_TLS)
+      plen = ulen && (size_t)k > ulen + 2 ? strnlen(rec + ulen + 2, k - ulen - 2) : 0 ;
+      taglen = 0 ;
+      if (ulen && rec[0] & TERN_LOGIN_TAG && (size_t)k > ulen + plen + 3)
+        taglen = strnlen(rec + ulen + plen + 3, k - ulen - plen - 3) ;
+      if (!ulen || ulen > TERN_LOGIN_USERMAX || plen > TERN_LOGIN_PASSMAX
+       || 1 + ulen + 1 + plen + 1 + (rec[0] & TERN_LOGIN_TAG ? taglen + 1 : 0) != (size_t)k
+       || ((unsigned char)rec[0] & ~(TERN_LOGIN_TLS | TERN_LOGIN_TAG))
+       || (rec[0] & TERN_LOGIN_TAG && (cf->checkonly || !set_tag(env, rec + ulen + plen + 3, taglen)))
        || (rec[0] & TERN_LOGIN_TLS && !cf->checkonly && !cf->tlsfds))
       {
         explicit_bzero(rec, sizeof(rec)) ;
         kill(child, SIGKILL) ;
         strerr_dief(111, "malformed credentials record from the pre-auth child: killed it") ;
       }
+      if (!(rec[0] & TERN_LOGIN_TAG)) set_tag(env, 0, 0) ;
       safe(rec + 1, userlog, sizeof(userlog)) ;
       memcpy(ident, rec + 1, ulen) ;
       identlen = ulen ;

@@ -176,6 +176,12 @@ extern int tern_imap_string (stralloc *, char const *, size_t, unsigned int) ;
    groups as RFC 3501 says, "MISSING_MAILBOX" / "MISSING_DOMAIN" for
    broken ones, as the common servers. */
 extern int tern_imap_envelope (stralloc *, char const *, size_t, unsigned int) ;
+/* The addresses of one address field's value v[0..n), parsed as for
+   ENVELOPE, appended to out as text to search (SEARCH FROM, TO, CC,
+   BCC): "name <mailbox@host>" or "mailbox@host" each, names'
+   encoded-words decoded, comments and routes dropped, groups as
+   "name: ...;", separated by ", ". */
+extern int tern_imap_addrtext (stralloc *, char const *, size_t) ;
 /* BODY (ext 0) or BODYSTRUCTURE (ext 1, with extension data) of part i
    of m (0: the message), appended to out. */
 extern int tern_imap_bodystructure (stralloc *, tern_mime const *, uint32_t, int, unsigned int) ;

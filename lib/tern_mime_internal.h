@@ -93,7 +93,8 @@ static inline size_t tmi_qstring (char const *s, size_t n, size_t i)
 }
 
 /* the content of a quoted-string (quotes already off): quoted-pairs
-   undone, folding line ends dropped (RFC 5322 3.2.4) */
+   undone, folding line ends dropped (RFC 5322 3.2.4; a backslash before
+   a line end quotes nothing, so that LF and CRLF give the same) */
 static inline int tmi_unquote (stralloc *out, char const *s, size_t n)
 {
   size_t i = 0 ;
@@ -103,8 +104,8 @@ static inline int tmi_unquote (stralloc *out, char const *s, size_t n)
     while (j < n && s[j] != '\\' && s[j] != '\r' && s[j] != '\n') j++ ;
     if (!stralloc_catb(out, s + i, j - i)) return 0 ;
     if (j >= n) break ;
-    if (s[j] == '\\' && j + 1 < n) { if (!stralloc_catb(out, s + j + 1, 1)) return 0 ; i = j + 2 ; }
-    else i = j + 1 ;
+    if (s[j] == '\\' && j + 1 < n && s[j+1] != '\r' && s[j+1] != '\n') { if (!stralloc_catb(out, s + j + 1, 1)) return 0 ; i = j + 2 ; }
+    else i = j + 1 ;  /* a line end, even after a backslash, is folding */
   }
   return 1 ;
 }

@@ -245,8 +245,8 @@ static void get_boundary (ent *e, char const *v, size_t n, size_t pos)
     for (size_t j = 0 ; j < l && blen < BMAX ; j++)
     {
       char ch = s[j] ;
-      if (secq[i] && ch == '\\' && j + 1 < l) ch = s[++j] ;
-      else if (secq[i] && (ch == '\r' || ch == '\n')) continue ;
+      if (secq[i] && ch == '\\' && j + 1 < l && s[j+1] != '\r' && s[j+1] != '\n') ch = s[++j] ;
+      else if (secq[i] && (ch == '\\' || ch == '\r' || ch == '\n')) continue ;
       else if (secx[i] && ch == '%' && j + 2 < l && tmi_hex((unsigned char)s[j+1]) >= 0 && tmi_hex((unsigned char)s[j+2]) >= 0)
       {
         ch = tmi_hex((unsigned char)s[j+1]) << 4 | tmi_hex((unsigned char)s[j+2]) ;

@@ -84,8 +84,11 @@ static int decode (stralloc *sa, char const *s, size_t len)
         else if (!put_utf8(sa, u)) return 0 ;
       }
     }
-    /* a run encodes something, ends on a whole code unit (at most 5 zero bits of padding) */
+    /* a run encodes something, ends on a whole code unit (at most 5 zero
+       bits of padding), and is not followed by another (the canonical
+       form has one run there: what Dovecot checks by converting back) */
     if (!nunits || hi || nbits >= 6 || bits) return (errno = EINVAL, 0) ;
+    if (i + 1 < len && s[i] == '&' && s[i+1] != '-') return (errno = EINVAL, 0) ;
   }
   return 1 ;
 }

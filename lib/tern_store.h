@@ -127,8 +127,11 @@ extern void tern_store_rend (tern_store *) ;
 extern int tern_store_info_get (tern_store *, tern_store_info *) ;
 /* 1 found, 0 no such UID, -1 error */
 extern int tern_store_get (tern_store *, uint32_t, tern_msg *) ;
-/* Every UID in order, appended to ga (uint32_t): a session's view. */
+/* Every UID in order, appended to ga (uint32_t); or given to f a chunk
+   at a time (a session's view, built without a copy of them all). */
 extern int tern_store_uids (tern_store *, genalloc *) ;
+typedef void tern_store_uids_func (void *, uint32_t const *, size_t) ;
+extern int tern_store_uids_each (tern_store *, tern_store_uids_func *, void *) ;
 /* Iteration by UID from uid up: tern_store_next fills m with the next
    message (1), or says there is none (0), or -1. */
 typedef struct tern_store_iter_s tern_store_iter, *tern_store_iter_ref ;
@@ -142,6 +145,8 @@ typedef int tern_store_change_func (void *, uint64_t, uint32_t, int) ;
 extern int tern_store_changes (tern_store *, uint64_t, tern_store_change_func *, void *) ;
 /* Keyword i's name (from the store, NUL-terminated), or 0. */
 extern char const *tern_store_keyword_name (tern_store const *, unsigned int) ;
+/* Reads tern-keywords again (another process may have added some). */
+extern int tern_store_keywords_load (tern_store *) ;
 /* The index of a keyword (case-insensitive, RFC 3501 2.3.2), -1 if none. */
 extern int tern_store_keyword_find (tern_store const *, char const *, size_t) ;
 
@@ -177,9 +182,9 @@ extern int tern_store_cache_flush (tern_store *) ;
 #define TERN_STORE_ADD 1
 #define TERN_STORE_REMOVE 2
 /* Changes the flags and keywords of uids[0..n) (sorted): the files are
-   renamed, then the index says so. A message whose MODSEQ is over
-   unchangedsince (when not 0: RFC 7162 3.1.3) is left alone and its UID
-   appended to failed (uint32_t). Messages that changed get the new
+   renamed, then the index says so. Unless unchangedsince is UINT64_MAX,
+   a message whose MODSEQ is over it (any message, when it is 0) is left
+   alone and its UID appended to failed (uint32_t: RFC 7162 3.1.3). Messages that changed get the new
    MODSEQ (*modseq) and their UIDs appended to changed; messages gone
    meanwhile are skipped. 1, or 0 with errno. */
 extern int tern_store_setflags (tern_store *, uint32_t const *, size_t, unsigned int, uint32_t, uint32_t, uint64_t, genalloc *, genalloc *, uint64_t *) ;
@@ -199,7 +204,8 @@ extern int tern_store_expunge_names (tern_store *, char const *, size_t) ;
 typedef struct tern_store_new_s tern_store_new, *tern_store_new_ref ;
 struct tern_store_new_s
 {
-  char const *tmpname ;   /* in tmp/ */
+  char const *tmpname ;   /* in tmp/ (or in the directory tmpdirfd, on the same file system, when not -1) */
+  int tmpdirfd ;
   uint32_t flags ;
   uint32_t keywords ;
   int64_t internaldate ;

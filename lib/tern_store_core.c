@@ -99,8 +99,11 @@ int tern_store__meta_get (MDB_txn *txn, MDB_dbi dbi, char const *key, uint64_t *
 
 int tern_store__meta_put (MDB_txn *txn, MDB_dbi dbi, char const *key, uint64_t v)
 {
-  MDB_val k = { .mv_size = strlen(key), .mv_data = (void *)key }, d = { .mv_size = 8, .mv_data = &v } ;
-  int r = mdb_put(txn, dbi, &k, &d, 0) ;
+  MDB_val k = { .mv_size = strlen(key), .mv_data = (void *)key }, d = { .mv_size = 8, .mv_data = &v }, old ;
+  int r ;
+  /* the same value again dirties no page: nothing to write at commit */
+  if (!mdb_get(txn, dbi, &k, &old) && old.mv_size == 8 && !memcmp(old.mv_data, &v, 8)) return 1 ;
+  r = mdb_put(txn, dbi, &k, &d, 0) ;
   return r ? seterr(r) : 1 ;
 }
 
@@ -168,6 +171,12 @@ int tern_store__wbegin (tern_store *st, wctx *w)
     return 0 ;
   }
   w->modseq = w->hms + 1 ;
+  w->orig[0] = w->uidnext ; w->orig[1] = w->messages ; w->orig[2] = w->unseen ; w->orig[3] = w->deleted ;
+  w->orig[4] = w->size ; w->orig[5] = w->ntomb ; w->orig[6] = w->oldest ;
+  /* the uidlist first: no UID it gave is given again, and files it
+     named but the index lost are found now, with their UIDs */
+  if (!tern_store__uidlist_catch_up(w)) { tern_store__wabort(w) ; return 0 ; }
+  if (w->adopt.len && !tern_store__scan(st, w, 1, 1)) { tern_store__wabort(w) ; return 0 ; }
   return 1 ;
 }
 
@@ -175,6 +184,7 @@ void tern_store__wabort (wctx *w)
 {
   if (w->txn) mdb_txn_abort(w->txn) ;
   w->txn = 0 ;
+  stralloc_free(&w->adopt) ;
   tern_store__unlock(w->st) ;
 }
 
@@ -211,16 +221,19 @@ int tern_store__wcommit (wctx *w)
   tern_store *st = w->st ;
   int r ;
   if (w->changed && !prune(w)) goto err ;
+  /* only what changed: a transaction that wrote nothing commits without
+     a single write or sync (a SELECT that finds nothing new) */
   if ((w->changed && !tern_store__meta_put(w->txn, st->dmeta, M_HMS, w->modseq))
-   || !tern_store__meta_put(w->txn, st->dmeta, M_UIDNEXT, w->uidnext)
-   || !tern_store__meta_put(w->txn, st->dmeta, M_MESSAGES, w->messages)
-   || !tern_store__meta_put(w->txn, st->dmeta, M_UNSEEN, w->unseen)
-   || !tern_store__meta_put(w->txn, st->dmeta, M_DELETED, w->deleted)
-   || !tern_store__meta_put(w->txn, st->dmeta, M_SIZE, w->size)
-   || !tern_store__meta_put(w->txn, st->dmeta, M_NTOMB, w->ntomb)
-   || !tern_store__meta_put(w->txn, st->dmeta, M_OLDEST, w->oldest)) goto err ;
+   || (w->uidnext != w->orig[0] && !tern_store__meta_put(w->txn, st->dmeta, M_UIDNEXT, w->uidnext))
+   || (w->messages != w->orig[1] && !tern_store__meta_put(w->txn, st->dmeta, M_MESSAGES, w->messages))
+   || (w->unseen != w->orig[2] && !tern_store__meta_put(w->txn, st->dmeta, M_UNSEEN, w->unseen))
+   || (w->deleted != w->orig[3] && !tern_store__meta_put(w->txn, st->dmeta, M_DELETED, w->deleted))
+   || (w->size != w->orig[4] && !tern_store__meta_put(w->txn, st->dmeta, M_SIZE, w->size))
+   || (w->ntomb != w->orig[5] && !tern_store__meta_put(w->txn, st->dmeta, M_NTOMB, w->ntomb))
+   || (w->oldest != w->orig[6] && !tern_store__meta_put(w->txn, st->dmeta, M_OLDEST, w->oldest))) goto err ;
   r = mdb_txn_commit(w->txn) ;
   w->txn = 0 ;
+  stralloc_free(&w->adopt) ;
   tern_store__unlock(st) ;
   if (r) return seterr(r) ;
   return 1 ;
@@ -338,19 +351,15 @@ static int seq_remove (wctx *w, uint32_t uid)
     memmove(a + lo, a + lo + 1, (n - lo - 1) * 4) ;
     n-- ;
   }
-  if (!n) r = mdb_cursor_del(c, 0) ;
-  else
-  {
-    /* the key stays: a lower bound of the chunk is all it must be */
-    MDB_val nd = { .mv_size = n * 4, .mv_data = sa->s } ;
-    r = mdb_cursor_put(c, &k, &nd, MDB_CURRENT) ;
-    if (r == MDB_BAD_VALSIZE || r == EINVAL)
-    {
-      MDB_val nk = { .mv_size = sizeof(key), .mv_data = &key } ;
-      r = mdb_put(w->txn, w->st->dseq, &nk, &nd, 0) ;
-    }
-  }
   mdb_cursor_close(c) ;
+  {
+    /* the key stays: a lower bound of the chunk is all it must be. (Our
+       own copy of it: a put of another size moves the page's data under
+       a key that points into the page.) */
+    MDB_val nk = { .mv_size = sizeof(key), .mv_data = &key } ;
+    MDB_val nd = { .mv_size = n * 4, .mv_data = sa->s } ;
+    r = n ? mdb_put(w->txn, w->st->dseq, &nk, &nd, 0) : mdb_del(w->txn, w->st->dseq, &nk, 0) ;
+  }
   return r ? seterr(r) : 1 ;
 }
 

@@ -66,7 +66,9 @@ struct wctx_s
   uint64_t modseq ;     /* the MODSEQ of this write's changes (hms + 1) */
   uint64_t uidnext ;
   uint64_t messages, unseen, deleted, size, ntomb, oldest ;
+  uint64_t orig[7] ;    /* uidnext ... oldest as they were: only what changed is written */
   int changed ;
+  stralloc adopt ;      /* uidlist lines the index lacked: UID (4 octets), unique name, NUL */
 } ;
 
 extern int tern_store__lock (tern_store *) ;
@@ -89,6 +91,8 @@ extern int tern_store__kw_load (tern_store *) ;
 extern int tern_store__fsync_fd (int) ;
 extern int tern_store__scan (tern_store *, wctx *, int, int) ;   /* rescan new/ and/or cur/ */
 extern int tern_store__uidvalidity_new (char const *, uint32_t *) ;
+extern int tern_store__uidlist_catch_up (wctx *) ;
+extern int tern_store__adopted (wctx const *, char const *, size_t, uint32_t *) ;
 extern int tern_store__uidlist_header (char const *, size_t, uint32_t *, uint32_t *, size_t *) ;
 extern int tern_store__uidlist_line (char const *, size_t, size_t *, uint32_t *, char const **, size_t *) ;
 extern int tern_store__uidlist_write (tern_store *, uint32_t, uint32_t, char const *, size_t, uint64_t *) ;

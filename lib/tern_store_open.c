@@ -196,6 +196,11 @@ int tern_store__kw_load (tern_store *st)
   return 1 ;
 }
 
+int tern_store_keywords_load (tern_store *st)
+{
+  return tern_store__kw_load(st) ;
+}
+
 char const *tern_store_keyword_name (tern_store const *st, unsigned int i)
 {
   size_t pos = 0 ;
@@ -475,6 +480,8 @@ static int build (tern_store *st)
     }
     /* a message still in new/ was never seen by a session: \Recent */
     if (!f->incur && f->uid < base) base = f->uid ;
+    /* and a folder without a uidlist was never seen by any: all are */
+    if (!haveul && f->uid < base) base = f->uid ;
   }
   if (!tern_store__meta_put(w.txn, st->dmeta, M_VERSION, INDEX_VERSION)
    || !tern_store__meta_put(w.txn, st->dmeta, M_UIDVALIDITY, uv)

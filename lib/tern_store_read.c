@@ -76,6 +76,28 @@ int tern_store_uids (tern_store *st, genalloc *ga)
   return r == MDB_NOTFOUND ? 1 : seterr(r) ;
 }
 
+int tern_store_uids_each (tern_store *st, tern_store_uids_func *f, void *data)
+{
+  MDB_cursor *c ;
+  MDB_val k, d ;
+  int r = mdb_cursor_open(st->rtxn, st->dseq, &c) ;
+  if (r) return seterr(r) ;
+  for (r = mdb_cursor_get(c, &k, &d, MDB_FIRST) ; !r ; r = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+  {
+    /* the chunk may be unaligned in the map: copied out */
+    uint32_t buf[128] ;
+    size_t n = d.mv_size / 4 ;
+    for (size_t i = 0 ; i < n ; i += 128)
+    {
+      size_t k2 = n - i < 128 ? n - i : 128 ;
+      memcpy(buf, (char const *)d.mv_data + i * 4, k2 * 4) ;
+      (*f)(data, buf, k2) ;
+    }
+  }
+  mdb_cursor_close(c) ;
+  return r == MDB_NOTFOUND ? 1 : seterr(r) ;
+}
+
 int tern_store_iter_start (tern_store *st, tern_store_iter *it, uint32_t from)
 {
   int r = mdb_cursor_open(st->rtxn, st->dmsg, &it->c) ;

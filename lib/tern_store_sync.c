@@ -100,12 +100,13 @@ static int settle (wctx *w, unsigned int incur, char const *name, size_t len)
   return tern_store__update(w, uid, &r, &nr, name) ? 1 : 0 ;
 }
 
-/* The new files: UIDs in the order they came, the uidlist, the index. */
+/* The new files: UIDs in the order they came (or the UID the uidlist
+   already gave a file the index lost), the uidlist, the index. */
 static int add_found (wctx *w, stralloc *names, genalloc *fl)
 {
   tern_store *st = w->st ;
   size_t n = genalloc_len(found, fl) ;
-  genalloc nu = GENALLOC_ZERO, nn = GENALLOC_ZERO, nlen = GENALLOC_ZERO ;
+  genalloc nu = GENALLOC_ZERO, nn = GENALLOC_ZERO, nlen = GENALLOC_ZERO, all = GENALLOC_ZERO ;
   uint64_t ulsize ;
   int ok = 0 ;
   if (!n) return 1 ;
@@ -116,14 +117,21 @@ static int add_found (wctx *w, stralloc *names, genalloc *fl)
     found *f = genalloc_s(found, fl) + i ;
     char const *nm = names->s + f->name ;
     size_t ul = tern_maildir_uniqlen(nm, f->len) ;
-    uint32_t uid = w->uidnext ;
-    if (w->uidnext >= UINT32_MAX) { errno = EOVERFLOW ; goto end ; }
-    w->uidnext++ ;
-    if (!genalloc_append(uint32_t, &nu, &uid) || !genalloc_append(char const *, &nn, &nm) || !genalloc_append(size_t, &nlen, &ul)) goto end ;
+    uint32_t uid ;
+    if (!tern_store__adopted(w, nm, ul, &uid))
+    {
+      if (w->uidnext >= UINT32_MAX) { errno = EOVERFLOW ; goto end ; }
+      uid = w->uidnext++ ;
+      if (!genalloc_append(uint32_t, &nu, &uid) || !genalloc_append(char const *, &nn, &nm) || !genalloc_append(size_t, &nlen, &ul)) goto end ;
+    }
+    if (!genalloc_append(uint32_t, &all, &uid)) goto end ;
   }
   /* the UIDs are on the disk before anybody can learn them */
-  if (!tern_store__uidlist_append(st, genalloc_s(uint32_t, &nu), genalloc_s(char const *, &nn), genalloc_s(size_t, &nlen), n, &ulsize)) goto end ;
-  if (!tern_store__meta_put(w->txn, st->dmeta, M_ULSIZE, ulsize)) goto end ;
+  if (genalloc_len(uint32_t, &nu))
+  {
+    if (!tern_store__uidlist_append(st, genalloc_s(uint32_t, &nu), genalloc_s(char const *, &nn), genalloc_s(size_t, &nlen), genalloc_len(uint32_t, &nu), &ulsize)) goto end ;
+    if (!tern_store__meta_put(w->txn, st->dmeta, M_ULSIZE, ulsize)) goto end ;
+  }
   for (size_t i = 0 ; i < n ; i++)
   {
     found const *f = genalloc_s(found, fl) + i ;
@@ -138,13 +146,14 @@ static int add_found (wctx *w, stralloc *names, genalloc *fl)
     r.size = tern_maildir_sizefield(nm, f->len, 'W') ;
     r.incur = f->incur ;
     r.namelen = f->len ;
-    if (!tern_store__insert(w, genalloc_s(uint32_t, &nu)[i], &r, nm) && errno != EINVAL) goto end ;
+    if (!tern_store__insert(w, genalloc_s(uint32_t, &all)[i], &r, nm) && errno != EINVAL) goto end ;
   }
   ok = 1 ;
  end:
   genalloc_free(uint32_t, &nu) ;
   genalloc_free(char const *, &nn) ;
   genalloc_free(size_t, &nlen) ;
+  genalloc_free(uint32_t, &all) ;
   return ok ;
 }
 
@@ -289,15 +298,33 @@ int tern_store__scan (tern_store *st, wctx *w, int dnew, int dcur)
   stralloc names = STRALLOC_ZERO ;
   genalloc fl = GENALLOC_ZERO, seen = GENALLOC_ZERO ;
   uint64_t mt[2] = { 0, 0 } ;
+  size_t nseen0 ;
   int ok = 0 ;
   /* the mtimes from before the reading: a change during it makes them
      differ next time */
   if ((dnew && !tern_store__dirmt(st->newfd, mt)) || (dcur && !tern_store__dirmt(st->curfd, mt + 1))) return 0 ;
-  for (unsigned int incur = 0 ; incur < 2 ; incur++)
+  /* both directories read before anything is called gone: a file moved
+     from new/ to cur/ is found at its new place first (and keeps its UID) */
+  if (dnew && !scan_dir(w, 0, &names, &fl, &seen)) goto end ;
+  nseen0 = genalloc_len(uint32_t, &seen) ;
+  if (dcur && !scan_dir(w, 1, &names, &fl, &seen)) goto end ;
+  if (dnew)
   {
-    if (!(incur ? dcur : dnew)) continue ;
-    seen.len = 0 ;
-    if (!scan_dir(w, incur, &names, &fl, &seen) || !vanished(w, incur, &seen)) goto end ;
+    genalloc s0 = GENALLOC_ZERO ;
+    int r ;
+    if (!stralloc_copyb((stralloc *)&s0, (char const *)genalloc_s(uint32_t, &seen), nseen0 * 4)) goto end ;
+    r = vanished(w, 0, &s0) ;
+    genalloc_free(uint32_t, &s0) ;
+    if (!r) goto end ;
+  }
+  if (dcur)
+  {
+    genalloc s1 = GENALLOC_ZERO ;
+    int r ;
+    if (!stralloc_copyb((stralloc *)&s1, (char const *)(genalloc_s(uint32_t, &seen) + nseen0), (genalloc_len(uint32_t, &seen) - nseen0) * 4)) goto end ;
+    r = vanished(w, 1, &s1) ;
+    genalloc_free(uint32_t, &s1) ;
+    if (!r) goto end ;
   }
   if (!add_found(w, &names, &fl)) goto end ;
   if (dnew && !tern_store__meta_put(w->txn, st->dmeta, M_NEWMT, tern_store__trusted(mt[0]) ? mt[0] : 0)) goto end ;
@@ -319,40 +346,6 @@ static int uidlist_behind (tern_store *st, uint64_t ulsize, int *behind)
   if (fstatat(st->dirfd, UIDLIST, &s, 0) < 0) return errno == ENOENT ;
   *behind = (uint64_t)s.st_size != ulsize ;
   return 1 ;
-}
-
-/* Under the lock: the uidlist's lines past what the index holds; the
-   UIDs they give are taken (the files will be found by the scan with
-   those UIDs only if we adopt them here, so they are put on the list of
-   expected names: simpler and as safe, the scan gives any file it does
-   not know a new UID, and the lost line's UID is never used again). */
-static int uidlist_catch_up (wctx *w)
-{
-  tern_store *st = w->st ;
-  stralloc f = STRALLOC_ZERO ;
-  uint64_t known ;
-  uint32_t uv, next ;
-  size_t off ;
-  int ok = 0 ;
-  if (tern_store__meta_get(w->txn, st->dmeta, M_ULSIZE, &known) < 0) return 0 ;
-  if (!tern_store__readfile(st->dirfd, UIDLIST, &f)) return errno == ENOENT ;
-  if (!tern_store__uidlist_header(f.s, f.len, &uv, &next, &off)) { errno = EILSEQ ; goto end ; }
-  if (next > w->uidnext) w->uidnext = next ;
-  if (known > off && known <= f.len) off = known ;
-  for (;;)
-  {
-    uint32_t uid ;
-    char const *nm ;
-    size_t nl ;
-    int r = tern_store__uidlist_line(f.s, f.len, &off, &uid, &nm, &nl) ;
-    if (r <= 0) break ;
-    if (uid >= w->uidnext) w->uidnext = (uint64_t)uid + 1 ;
-  }
-  if (!tern_store__meta_put(w->txn, st->dmeta, M_ULSIZE, f.len)) goto end ;
-  ok = 1 ;
- end:
-  stralloc_free(&f) ;
-  return ok ;
 }
 
 /* ---- inotify ---- */
@@ -387,7 +380,9 @@ int tern_store_watch (tern_store *st)
 /* Drains the inotify queue into st->evnames. */
 static int drain (tern_store *st)
 {
-  char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event)))) ;
+  /* small: a session's stack is memory every idle connection keeps
+     (an event is at most sizeof(struct inotify_event) + NAME_MAX + 1) */
+  char buf[1024] __attribute__((aligned(__alignof__(struct inotify_event)))) ;
   for (;;)
   {
     ssize_t r = read(st->ino, buf, sizeof(buf)) ;
@@ -524,7 +519,7 @@ int tern_store_sync (tern_store *st)
     st->evnames.len = 0 ;
     if (!tern_store__wbegin(st, &w)) return -1 ;
     hms0 = w.hms ;
-    if (!uidlist_catch_up(&w) || !tern_store__scan(st, &w, 1, 1)) { tern_store__wabort(&w) ; return -1 ; }
+    if (!tern_store__scan(st, &w, 1, 1)) { tern_store__wabort(&w) ; return -1 ; }
     hms1 = w.changed ? w.modseq : w.hms ;
     if (!tern_store__wcommit(&w)) return -1 ;
     return hms1 != hms0 ;
@@ -542,11 +537,8 @@ int tern_store_sync (tern_store *st)
   if (!dnew && !dcur && !behind) return 0 ;
   if (!tern_store__wbegin(st, &w)) return -1 ;
   hms0 = w.hms ;
-  if (behind)
-  {
-    if (!uidlist_catch_up(&w)) { tern_store__wabort(&w) ; return -1 ; }
-    dnew = dcur = 1 ;
-  }
+  /* (wbegin caught up with the uidlist, and read both directories if
+     it named files the index lacked) */
   if (!tern_store__scan(st, &w, dnew, dcur)) { tern_store__wabort(&w) ; return -1 ; }
   hms1 = w.changed ? w.modseq : w.hms ;
   if (!tern_store__wcommit(&w)) return -1 ;

@@ -88,6 +88,73 @@ int tern_store__uidlist_append (tern_store *st, uint32_t const *uids, char const
   return 0 ;
 }
 
+/* Under the lock, at the start of every write: the lines of the uidlist
+   past what the index holds (a writer killed between the two), so that
+   their UIDs are never given again; those whose names the index lacks
+   go into w->adopt, for the scan to give the files those very UIDs. A
+   torn last line is cut here too. */
+int tern_store__uidlist_catch_up (wctx *w)
+{
+  tern_store *st = w->st ;
+  stralloc f = STRALLOC_ZERO ;
+  struct stat s ;
+  uint64_t known = 0 ;
+  uint32_t uv, next ;
+  size_t off ;
+  int ok = 0 ;
+  if (fstatat(st->dirfd, UIDLIST, &s, 0) < 0) return errno == ENOENT ;
+  if (tern_store__meta_get(w->txn, st->dmeta, M_ULSIZE, &known) < 0) return 0 ;
+  if ((uint64_t)s.st_size == known) return 1 ;
+  {
+    int fd = openat(st->dirfd, UIDLIST, O_RDWR | O_CLOEXEC) ;
+    off_t size = s.st_size ;
+    if (fd < 0) return 0 ;
+    if (!untear(fd, &size)) { fd_close(fd) ; return 0 ; }
+    fd_close(fd) ;
+  }
+  if (!tern_store__readfile(st->dirfd, UIDLIST, &f)) return errno == ENOENT ;
+  if (!tern_store__uidlist_header(f.s, f.len, &uv, &next, &off)) { errno = EILSEQ ; goto end ; }
+  if (next > w->uidnext) w->uidnext = next ;
+  if (known > off && known <= f.len) off = known ;
+  for (;;)
+  {
+    uint32_t uid ;
+    char const *nm ;
+    size_t nl ;
+    int r = tern_store__uidlist_line(f.s, f.len, &off, &uid, &nm, &nl) ;
+    if (r <= 0) break ;
+    if (uid >= w->uidnext) w->uidnext = (uint64_t)uid + 1 ;
+    {
+      MDB_val k = { .mv_size = nl, .mv_data = (void *)nm }, d ;
+      int g = mdb_get(w->txn, st->dname, &k, &d) ;
+      if (g == MDB_NOTFOUND)
+      {
+        if (!stralloc_catb(&w->adopt, (char const *)&uid, 4) || !stralloc_catb(&w->adopt, nm, nl) || !stralloc_0(&w->adopt)) goto end ;
+      }
+      else if (g) { errno = tern_store__mdberr(g) ; goto end ; }
+    }
+  }
+  if (!tern_store__meta_put(w->txn, st->dmeta, M_ULSIZE, f.len)) goto end ;
+  ok = 1 ;
+ end:
+  stralloc_free(&f) ;
+  return ok ;
+}
+
+/* The UID the uidlist already gives a unique name it had and the index
+   lacked: 1 with *uid, or 0. */
+int tern_store__adopted (wctx const *w, char const *name, size_t ul, uint32_t *uid)
+{
+  for (size_t i = 0 ; i < w->adopt.len ;)
+  {
+    char const *nm = w->adopt.s + i + 4 ;
+    size_t nl = strlen(nm) ;
+    if (nl == ul && !memcmp(nm, name, ul)) { memcpy(uid, w->adopt.s + i, 4) ; return 1 ; }
+    i += 4 + nl + 1 ;
+  }
+  return 0 ;
+}
+
 /* The header of a uidlist in s[0..len): 1 with the values and *off, the
    first line's end; 0 if it is not one. */
 int tern_store__uidlist_header (char const *s, size_t len, uint32_t *uv, uint32_t *next, size_t *off)

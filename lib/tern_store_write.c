@@ -68,11 +68,6 @@ int tern_store_setflags (tern_store *st, uint32_t const *uids, size_t n, unsigne
     int k = tern_store__getrec(w.txn, st, uids[i], &r, &name) ;
     if (k < 0) goto err ;
     if (!k) continue ;
-    if (unchangedsince && r.modseq > unchangedsince)
-    {
-      if (failed && !genalloc_append(uint32_t, failed, uids + i)) goto err ;
-      continue ;
-    }
     nr = r ;
     switch (op)
     {
@@ -80,12 +75,16 @@ int tern_store_setflags (tern_store *st, uint32_t const *uids, size_t n, unsigne
       case TERN_STORE_ADD : nr.flags |= flags & TERN_F_IMAP ; nr.kw |= kw ; break ;
       default : nr.flags &= ~(flags & TERN_F_IMAP) ; nr.kw &= ~kw ; break ;
     }
-    if (nr.flags == r.flags && nr.kw == r.kw)
+    /* RFC 7162 3.1.3: UNCHANGEDSINCE 0 always fails; a later MODSEQ
+       fails unless the STORE would change nothing (3.1.12: no spurious
+       MODIFIED for +FLAGS and -FLAGS) */
+    if (unchangedsince != UINT64_MAX && (!unchangedsince || (r.modseq > unchangedsince && (nr.flags != r.flags || nr.kw != r.kw))))
     {
-      /* RFC 7162 3.1.3: a message not changed by UNCHANGEDSINCE's STORE
-         is not "modified", and gets no new MODSEQ */
+      if (failed && !genalloc_append(uint32_t, failed, uids + i)) goto err ;
       continue ;
     }
+    /* nothing changes: no new MODSEQ */
+    if (nr.flags == r.flags && nr.kw == r.kw) continue ;
     nn.len = 0 ;
     if (!tern_maildir_flagname(&nn, name, r.namelen, nr.flags, nr.kw)) goto err ;
     /* flags belong in cur/ (the Maildir spec): a message in new/ moves */
@@ -331,7 +330,7 @@ int tern_store_add (tern_store *st, tern_store_new *nm, size_t n)
   mtguard g ;
   wctx w ;
   if (!n) return 1 ;
-  tmpfd = openat(st->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  tmpfd = nm[0].tmpdirfd >= 0 ? dup(nm[0].tmpdirfd) : openat(st->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
   if (tmpfd < 0) return 0 ;
   if (!tern_store__wbegin(st, &w)) { fd_close(tmpfd) ; return 0 ; }
   if (!mt_before(&w, &g)) goto err ;
@@ -384,7 +383,7 @@ int tern_store_add (tern_store *st, tern_store_new *nm, size_t n)
 
 int tern_store_delivered (tern_store *st, char const *name, uint64_t fsize, uint64_t size, int64_t mtime)
 {
-  tern_store_new nm = { .tmpname = 0, .flags = 0, .keywords = 0, .internaldate = mtime, .size = size, .filesize = fsize } ;
+  tern_store_new nm = { .tmpname = 0, .tmpdirfd = -1, .flags = 0, .keywords = 0, .internaldate = mtime, .size = size, .filesize = fsize } ;
   size_t len = strlen(name), ul = tern_maildir_uniqlen(name, len) ;
   MDB_val k = { .mv_size = ul, .mv_data = (void *)name }, d ;
   unsigned int incur = 0 ;
@@ -393,10 +392,13 @@ int tern_store_delivered (tern_store *st, char const *name, uint64_t fsize, uint
   wctx w ;
   int r ;
   if (!tern_store__wbegin(st, &w)) return 0 ;
-  /* a session's sync may have found it first */
+  /* a session's sync may have found it first (and even expunged it, or
+     moved it to cur/ since): only a file still in new/ that the index
+     does not know is ours to add */
   r = mdb_get(w.txn, st->dname, &k, &d) ;
   if (!r) { tern_store__wabort(&w) ; return 1 ; }
   if (r != MDB_NOTFOUND) { tern_store__wabort(&w) ; errno = tern_store__mdberr(r) ; return 0 ; }
+  if (faccessat(st->newfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) { tern_store__wabort(&w) ; return errno == ENOENT ; }
   /* new/ changed by us just now: before-state unknown, so read as the
      directories were before our link (the caller made it already) */
   g.clean[0] = 0 ;
@@ -582,8 +584,17 @@ int tern_store_copy (tern_store *src, tern_store *dst, uint32_t const *uids, siz
 
 int tern_store_claim_recent (tern_store *st, uint32_t *from, uint32_t *to)
 {
-  uint64_t mark = 0 ;
+  uint64_t mark = 0, next = 0 ;
   wctx w ;
+  /* nothing to claim (the common SELECT): no lock, no write */
+  if (!tern_store_rbegin(st)) return 0 ;
+  if (tern_store__meta_get(st->rtxn, st->dmeta, M_RECENT, &mark) < 0 || tern_store__meta_get(st->rtxn, st->dmeta, M_UIDNEXT, &next) <= 0)
+  {
+    tern_store_rend(st) ;
+    return 0 ;
+  }
+  tern_store_rend(st) ;
+  if (next <= mark) { *from = mark ; *to = next ; return 1 ; }
   if (!tern_store__wbegin(st, &w)) return 0 ;
   if (tern_store__meta_get(w.txn, st->dmeta, M_RECENT, &mark) < 0) { tern_store__wabort(&w) ; return 0 ; }
   *from = mark ;
@@ -601,6 +612,14 @@ int tern_store_to_cur (tern_store *st)
   mtguard g ;
   wctx w ;
   int r ;
+  /* an empty new/ (the common SELECT): no lock, no write */
+  {
+    MDB_stat ms ;
+    if (!tern_store_rbegin(st)) return 0 ;
+    r = mdb_stat(st->rtxn, st->dnew, &ms) ;
+    tern_store_rend(st) ;
+    if (!r && !ms.ms_entries) return 1 ;
+  }
   if (!tern_store__wbegin(st, &w)) return 0 ;
   if (!mt_before(&w, &g)) goto err ;
   r = mdb_cursor_open(w.txn, st->dnew, &c) ;

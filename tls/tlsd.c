@@ -600,6 +600,11 @@ static void handshake_done (int notif)
     if (allwrite(notif, block, n) < n) strerr_diefu1sys(111, "send the SSL_* block to the application") ;
     fd_close(notif) ;
   }
+  /* the handshake went deep into the stack and the heap (keys, chains):
+     an engine that now only moves records for a long session gives that
+     memory back, and the stack pages that held the key exchange's
+     secrets read as zeros from now on */
+  tern_mem_trim() ;
 }
 
 typedef struct conf_s conf ;

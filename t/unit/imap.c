@@ -156,6 +156,7 @@ int main (void)
   tap_ok(!tern_mutf7_valid("&2D3-", 5), "a lone high surrogate is invalid") ;
   tap_ok(!tern_mutf7_valid("\xc3\xbc", 2), "8-bit octets are invalid") ;
   tap_ok(!tern_mutf7_valid("&APx-", 5), "non-zero padding bits are invalid") ;
+  tap_ok(!tern_mutf7_valid("Entw&APw-&APw-rfe", 17), "two runs one after the other are not the canonical form") ;
   tap_ok(!tern_mutf7_valid("&-", 2) == 0, "&- alone is valid") ;
   {
     stralloc sa = STRALLOC_ZERO ;

@@ -1348,6 +1348,16 @@ static void sections (void)
     tern_hdr_fields(&f, m.msg + off, len, fieldsx, 2, 1) ;
     stralloc_0(&f) ;
     tap_is_str(f.s, "Date: Sun, 12 Aug 2012 12:34:56 +0300\nContent-Type: multipart/alternative; boundary=\"sub1\"\n\n", "[2.HEADER.FIELDS.NOT (from subject)]") ;
+    tap_ok(tern_mime_section(&m, p2, 1, TERN_SEC_FIELDS_NOT, &off, &len) && off == tern_mime_getpart(&m, 3)->hdr, "[2.HEADER.FIELDS.NOT]: the enclosed header") ;
+    tap_ok(tern_mime_section(&m, 0, 0, TERN_SEC_FIELDS, &off, &len) && !off && len == tern_mime_getpart(&m, 0)->hdrlen, "[HEADER.FIELDS]: the message's header") ;
+    tap_ok(!tern_mime_section(&m, p2 - 0, 0, TERN_SEC_MIME, &off, &len), "[MIME] needs a part") ;
+  }
+  {
+    /* a tern_mime parsed again forgets the first message */
+    tern_mime_part const *p ;
+    tern_mime_parse(&m, "Subject: x\n\ny\n", 14) ;
+    p = tern_mime_getpart(&m, 0) ;
+    tap_ok(tern_mime_nparts(&m) == 1 && p->hdrlen == 12 && p->bodylen == 2 && !m.capped, "parsed again: the new message only") ;
   }
 
   /* imaptest fetch-body-message-rfc822: the message is message/rfc822 */
@@ -1440,6 +1450,38 @@ static void strings (void)
   is_istr("a\0b", 3, 0, "{2}\r\nab", 7, "NUL dropped from a literal") ;
 }
 
+/* tern_imap_addrtext: what SEARCH FROM/TO/CC/BCC match (imaptest's
+   search-addresses: comments are no part of an address, a trailing
+   comment names it, groups keep their names) */
+static void addrtext (void)
+{
+  static struct { char const *in ; char const *want ; } const t[] =
+  {
+    { "user-from@domain.org", "user-from@domain.org" },
+    { "RealFrom <user-from@domain.org>", "RealFrom <user-from@domain.org>" },
+    { "<user-from (comment)@ (comment) domain.org>", "user-from@domain.org" },
+    { "user-from@domain.org (RealFrom)", "RealFrom <user-from@domain.org>" },
+    { "a@b.example, \"Last, First\" <c@d.example>", "a@b.example, Last, First <c@d.example>" },
+    { "groupname: g1@domain.org, g2@domain.org;,\r\n  groupname2: g3@domain.org;", "groupname: g1@domain.org, g2@domain.org;, groupname2: g3@domain.org;" },
+    { "groupname:;", "groupname:;" },
+    { "=?utf-8?q?Andr=C3=A9?= <andre@example.org>", "Andr\xc3\xa9 <andre@example.org>" },
+    { "<@route.example:x@y.example>", "x@y.example" },
+    { "undisclosed", "undisclosed" },
+    { "", "" },
+  } ;
+  stralloc out = STRALLOC_ZERO ;
+  for (unsigned int i = 0 ; i < sizeof(t) / sizeof(t[0]) ; i++)
+  {
+    char tn[160] ;
+    out.len = 0 ;
+    snprintf(tn, sizeof tn, "addrtext: %s", t[i].in) ;
+    for (char *c = tn ; *c ; c++) if (*c == '\r' || *c == '\n') *c = ' ' ;
+    if (!tern_imap_addrtext(&out, t[i].in, strlen(t[i].in)) || !stralloc_0(&out)) { tap_ok(0, tn) ; continue ; }
+    tap_is_str(out.s, t[i].want, tn) ;
+  }
+  stralloc_free(&out) ;
+}
+
 int main (void)
 {
   table() ;
@@ -1449,5 +1491,6 @@ int main (void)
   sections() ;
   headers() ;
   strings() ;
+  addrtext() ;
   return tap_done() ;
 }

@@ -174,7 +174,7 @@ int main (void)
     uint64_t ms = 0 ;
     uint32_t uids[2] = { u2, u3 } ;
     uint32_t c[3] = { 0, 0, 0 } ;
-    tap_ok(tern_store_setflags(&st, uids, 2, TERN_STORE_ADD, TERN_F_SEEN | TERN_F_ANSWERED, 0, 0, &ch, &fail, &ms), "STORE +FLAGS (\\Seen \\Answered)") ;
+    tap_ok(tern_store_setflags(&st, uids, 2, TERN_STORE_ADD, TERN_F_SEEN | TERN_F_ANSWERED, 0, UINT64_MAX, &ch, &fail, &ms), "STORE +FLAGS (\\Seen \\Answered)") ;
     tap_is_int(genalloc_len(uint32_t, &ch), 2, "two changed") ;
     tap_ok(ms > in.highestmodseq, "a new MODSEQ") ;
     getmsg(&st, u2, name) ;
@@ -196,7 +196,7 @@ int main (void)
     uint64_t ms ;
     tap_is_int(k, 0, "a first keyword") ;
     tap_ok(tern_store_keyword(&st, "$forwarded", 10, 0) == 0, "keywords are case-insensitive") ;
-    tap_ok(tern_store_setflags(&st, &u5, 1, TERN_STORE_ADD, 0, 1u << k, 0, &ch, 0, &ms), "set it") ;
+    tap_ok(tern_store_setflags(&st, &u5, 1, TERN_STORE_ADD, 0, 1u << k, UINT64_MAX, &ch, 0, &ms), "set it") ;
     getmsg(&st, u5, name) ;
     tap_ok(strstr(name, ":2,a") != 0, "as letter a in the name") ;
     genalloc_free(uint32_t, &ch) ;
@@ -234,7 +234,7 @@ int main (void)
     consistent(&st, "check: consistent after EXPUNGE") ;
   }
   {
-    tern_store_new nm = { .tmpname = "append1", .flags = TERN_F_SEEN | TERN_F_DRAFT, .keywords = 0, .internaldate = 837593065, .size = 24, .filesize = 22 } ;
+    tern_store_new nm = { .tmpname = "append1", .tmpdirfd = -1, .flags = TERN_F_SEEN | TERN_F_DRAFT, .keywords = 0, .internaldate = 837593065, .size = 24, .filesize = 22 } ;
     char p[1200] ;
     struct stat s ;
     put("tmp/append1", "Subject: app\n\nhello!\n\n") ;
@@ -276,6 +276,37 @@ int main (void)
     tap_ok(tern_store_sync(&st) == 1, "a new file after a torn line") ;
     tap_ok(uid_of(&st, "3000.") >= 8, "gets a UID past the torn one") ;
     consistent(&st, "check: consistent (the torn line is gone)") ;
+  }
+  /* ---- many messages: the sequence chunks split, shrink, stay in order ---- */
+  {
+    char nm[64] ;
+    genalloc all = GENALLOC_ZERO, gone = GENALLOC_ZERO ;
+    size_t before ;
+    for (unsigned int i = 0 ; i < 5000 ; i++)
+    {
+      snprintf(nm, sizeof(nm), "new/%u.M%uP1Q1.bulk", 4000 + i, i) ;
+      put(nm, "Subject: bulk\n\nb\n") ;
+    }
+    tap_ok(tern_store_sync(&st) == 1, "5,000 new files found") ;
+    before = info(&st).messages ;
+    tern_store_rbegin(&st) ;
+    tern_store_uids(&st, &all) ;
+    tern_store_rend(&st) ;
+    /* every third one, then a run in the middle: chunks lose their first
+       elements, empty out, are removed */
+    for (size_t i = 0 ; i < genalloc_len(uint32_t, &all) ; i++)
+      if (i % 3 == 0 || (i > 1500 && i < 3700)) genalloc_append(uint32_t, &gone, genalloc_s(uint32_t, &all) + i) ;
+    tap_ok(tern_store_expunge(&st, genalloc_s(uint32_t, &gone), genalloc_len(uint32_t, &gone)), "expunge thousands") ;
+    tap_is_int(info(&st).messages, before - genalloc_len(uint32_t, &gone), "the count follows") ;
+    for (unsigned int i = 0 ; i < 300 ; i++)
+    {
+      snprintf(nm, sizeof(nm), "cur/%u.M%uP2Q1.bulk:2,S", 20000 + i, i) ;
+      put(nm, "Subject: more\n\nb\n") ;
+    }
+    tap_ok(tern_store_sync(&st) == 1, "300 more") ;
+    consistent(&st, "check: the sequence is in order and complete after it all") ;
+    genalloc_free(uint32_t, &all) ;
+    genalloc_free(uint32_t, &gone) ;
   }
   tern_store_close(&st) ;
   rm_rf("") ;
