@@ -68,7 +68,7 @@ LIBS_mailbox-check := $(STORELIBS)
 # dynamic (and survives a glibc upgrade).
 LINK_imap-serve := dynamic
 LINK_mailbox-check := dynamic
-LIBS_mailuser := -lcrypt -lskarnet
+LIBS_mailuser := -lcrypt -llmdb -lunistring -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet
 # res_n* and ns_* link statically with glibc (no NSS involved).
 LIBS_mxlookup := -lresolv -lskarnet

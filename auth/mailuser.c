@@ -11,6 +11,8 @@
 #include <termios.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <crypt.h>
 
 #include <skalibs/types.h>
@@ -25,6 +27,7 @@
 #include <skalibs/cdbmake.h>
 
 #include "tern.h"
+#include "tern_store.h"
 
 #define USAGE "mailuser add|del|passwd address | mailuser list [ address ] | mailuser rebuild"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -419,6 +422,51 @@ static char const *argaddr (char const *s, int needlocal)
   return a ;
 }
 
+/* The new user's Maildir under mail/, with the special-use folders
+   (RFC 6154: Drafts, Sent, Trash, Junk, Archive), made as the owner of
+   mail/ (ternmail; as root, a child process takes that uid, so that no
+   file of a mailbox is root's). Mail already there is kept. */
+static void make_mailbox (char const *mb)
+{
+  stralloc path = STRALLOC_ZERO ;
+  struct stat s ;
+  pid_t pid ;
+  int wstat ;
+  if (!tern_path(&path, tern_root(), "mail")) strerr_diefusys(111, "stralloc") ;
+  if (stat(path.s, &s) < 0) { strerr_warnwu2sys("stat ", path.s) ; stralloc_free(&path) ; return ; }
+  if (!stralloc_catb(&path, "/", 1) || !stralloc_cats(&path, mb) || !stralloc_0(&path)) strerr_diefusys(111, "stralloc") ;
+  pid = fork() ;
+  if (pid < 0) strerr_diefusys(111, "fork") ;
+  if (!pid)
+  {
+    static char const *const sub[3] = { "/cur", "/new", "/tmp" } ;
+    if (!geteuid())
+    {
+      if (!s.st_uid) strerr_dief(111, "mail/ belongs to root: not making the mailbox there") ;
+      if (setgroups(1, &s.st_gid) < 0 || setgid(s.st_gid) < 0 || setuid(s.st_uid) < 0) strerr_diefusys(111, "become the owner of mail/") ;
+    }
+    umask(077) ;
+    /* DOMAIN/LOCAL: the domain's directory first */
+    for (size_t i = path.len - 2 ; i > 0 ; i--)
+      if (path.s[i] == '/') { path.s[i] = 0 ; mkdir(path.s, 0700) ; path.s[i] = '/' ; break ; }
+    if (mkdir(path.s, 0700) < 0 && errno != EEXIST) strerr_diefu2sys(111, "make ", path.s) ;
+    for (unsigned int i = 0 ; i < 3 ; i++)
+    {
+      size_t l = path.len ;
+      path.len-- ;
+      if (!stralloc_cats(&path, sub[i]) || !stralloc_0(&path)) _exit(111) ;
+      if (mkdir(path.s, 0700) < 0 && errno != EEXIST) strerr_diefu2sys(111, "make ", path.s) ;
+      path.len = l ;
+      path.s[l - 1] = 0 ;
+    }
+    if (!tern_folder_defaults(path.s)) strerr_diefu2sys(111, "make the special-use folders in ", path.s) ;
+    _exit(0) ;
+  }
+  if (waitpid(pid, &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))
+    strerr_warnw("the mailbox of the new user could not be made: pwcheck and imap-serve will make it at the first login") ;
+  stralloc_free(&path) ;
+}
+
 static void do_add (char const *addr)
 {
   char hash[CRYPT_OUTPUT_SIZE] ;
@@ -443,6 +491,7 @@ static void do_add (char const *addr)
   commit(1) ;
   explicit_bzero(passwd.raw.s, passwd.raw.len) ;
   fd_close(lfd) ;
+  make_mailbox(mb.s) ;
   strerr_warni("added ", addr, " mailbox=", mb.s) ;
   stralloc_free(&mb) ;
 }

@@ -42,6 +42,7 @@
 #include <skalibs/cdb.h>
 
 #include "tern.h"
+#include "tern_store.h"
 
 #define USAGE "deliver [ -f sender ] [ -d maildir | -m mbox ] [ -- ] address"
 
@@ -213,6 +214,11 @@ static int oputgt (size_t n)
 /* The message, from msgstart to EOF, into the output buffer. With quote,
    mboxrd: a line matching ^>*From gets one more '>'. *last gets the last
    octet (LF for an empty message). */
+/* The octets of the message as IMAP sends it (CRLF line ends), counted
+   by copy_message for a Maildir's ",W=" (RFC822.SIZE without a reading). */
+static uint64_t vsize = 0 ;
+static unsigned int vstate = TERN_DOT_BOL ;
+
 static int copy_message (int quote, char *last)
 {
   char buf[65536] ;
@@ -227,7 +233,7 @@ static int copy_message (int quote, char *last)
     if (!r) break ;
     off += r ;
     *last = buf[r-1] ;
-    if (!quote) { if (!oput(buf, r)) return 0 ; continue ; }
+    if (!quote) { vsize += tern_crlf_len(buf, r, &vstate) ; if (!oput(buf, r)) return 0 ; continue ; }
     for (size_t i = 0 ; i < (size_t)r ; )
     {
       char c ;
@@ -344,12 +350,34 @@ static size_t maildir_name (char *s, uint64_t size)
   return n ;
 }
 
+/* The folder's mailbox index, when it has one, learns of the message at
+   once (DESIGN.md: metadata only, one short transaction), so that the
+   first SELECT after a delivery reads nothing; a busy or damaged index
+   is left to the next session, which finds the file itself. */
+static void index_add (char const *dir, char const *name, uint64_t fsize)
+{
+  tern_store st = TERN_STORE_ZERO ;
+  size_t dlen = strlen(dir) ;
+  char p[dlen + 32] ;
+  struct stat s ;
+  memcpy(p, dir, dlen) ;
+  memcpy(p + dlen, "/tern-index", 12) ;
+  if (stat(p, &s) < 0 || !geteuid()) return ;
+  if (!tern_store_open(&st, dir, TERN_STORE_NOWAIT))
+  {
+    strerr_warnwu2sys("open the mailbox index of ", dir) ;
+    return ;
+  }
+  if (!tern_store_delivered(&st, name, fsize, vsize, time(0))) strerr_warnwu2sys("add the message to the mailbox index of ", dir) ;
+  tern_store_close(&st) ;
+}
+
 static void maildir_write (char const *dir, char const *what)
 {
   size_t dlen = strlen(dir) ;
-  char name[96 + sizeof host] ;
+  char name[96 + sizeof host + UINT64_FMT] ;
   size_t nlen = maildir_name(name, hdr.len + msgsize) ;
-  char newpath[dlen + nlen + 6] ;
+  char newpath[dlen + nlen + UINT64_FMT + 10] ;
   char last ;
   int fd ;
   sigset_t oldmask ;
@@ -357,9 +385,6 @@ static void maildir_write (char const *dir, char const *what)
   memcpy(cleanup_tmp, dir, dlen) ;
   memcpy(cleanup_tmp + dlen, "/tmp/", 5) ;
   memcpy(cleanup_tmp + dlen + 5, name, nlen + 1) ;
-  memcpy(newpath, dir, dlen) ;
-  memcpy(newpath + dlen, "/new/", 5) ;
-  memcpy(newpath + dlen + 5, name, nlen + 1) ;
 
   hold_signals(&oldmask) ;
   fd = open(cleanup_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) ;
@@ -367,10 +392,20 @@ static void maildir_write (char const *dir, char const *what)
   release_signals(&oldmask) ;
   if (fd < 0) failsys(111, "4.3.0", "unable to create a file in the Maildir") ;
   ofd = fd ;
+  vstate = TERN_DOT_BOL ;
+  vsize = tern_crlf_len(hdr.s, hdr.len, &vstate) ;
   if (!oput(hdr.s, hdr.len) || !copy_message(0, &last) || !oflush())
     failsys(111, "4.3.0", "unable to write the message into the Maildir") ;
   if (fsync(fd) < 0 || close(fd) < 0) failsys(111, "4.3.0", "unable to write the message into the Maildir") ;
   ofd = -1 ;
+  /* the name in new/ has the size as IMAP counts it too (Dovecot's W=) */
+  memcpy(name + nlen, ",W=", 3) ;
+  nlen += 3 ;
+  nlen += uint64_fmt(name + nlen, vsize) ;
+  name[nlen] = 0 ;
+  memcpy(newpath, dir, dlen) ;
+  memcpy(newpath + dlen, "/new/", 5) ;
+  memcpy(newpath + dlen + 5, name, nlen + 1) ;
   if (link(cleanup_tmp, newpath) == 0) unlink(cleanup_tmp) ;
   else if (errno == EEXIST || (rename(cleanup_tmp, newpath) < 0))
     failsys(111, "4.3.0", "unable to move the message into new/") ;
@@ -378,6 +413,7 @@ static void maildir_write (char const *dir, char const *what)
   memcpy(newpath + dlen + 4, "", 1) ;
   if (!fsync_dir(newpath)) failsys(111, "4.3.0", "unable to sync the Maildir") ;
   strerr_warni("delivered to=", rcpt ? rcpt : "", " ", what, " file=", name) ;
+  index_add(dir, name, hdr.len + msgsize) ;
 }
 
 /* ---- mbox ---- */

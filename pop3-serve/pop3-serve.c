@@ -42,6 +42,7 @@
 #include <skalibs/env.h>
 
 #include "tern.h"
+#include "tern_store.h"
 
 #define USAGE "pop3-serve [ maildir ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -581,6 +582,31 @@ static void syncdir (char const *dir)
   if (fd >= 0) fd_close(fd) ;
 }
 
+/* The mailbox index, when the Maildir has one (IMAP sessions made it):
+   the messages deleted are expunged there at once, so that an IMAP
+   client sees them go now rather than at its next look at the
+   directories. A failure here is only a delay: the next sync finds the
+   files gone. */
+static void index_expunge (void)
+{
+  tern_store st = TERN_STORE_ZERO ;
+  stralloc names = STRALLOC_ZERO ;
+  char cwd[4096] ;
+  size_t n = 0 ;
+  if (access("tern-index", F_OK) < 0 || !getcwd(cwd, sizeof(cwd))) return ;
+  for (unsigned int i = 0 ; i < nmsgs ; i++)
+  {
+    msg *m = M(i) ;
+    if (!m->deleted) continue ;
+    if (!stralloc_cats(&names, PATH(m) + 4) || !stralloc_0(&names)) { stralloc_free(&names) ; return ; }
+    n++ ;
+  }
+  if (!tern_store_open(&st, cwd, 0)) { strerr_warnwu1sys("open the mailbox index") ; stralloc_free(&names) ; return ; }
+  if (!tern_store_expunge_names(&st, names.s, n)) strerr_warnwu1sys("expunge in the mailbox index") ;
+  tern_store_close(&st) ;
+  stralloc_free(&names) ;
+}
+
 /* The UPDATE state (RFC 1939 6): the marked messages go, then the
    directories are synced; the lock goes with the process. */
 static void do_quit (char *arg, size_t len)
@@ -602,6 +628,7 @@ static void do_quit (char *arg, size_t len)
   }
   if (dirs & 2) syncdir("cur") ;
   if (dirs & 1) syncdir("new") ;
+  if (ss.ndeleted) index_expunge() ;
   /* the mailbox is done with: a client that reconnects at once after
      the +OK must not find it locked */
   fd_close(lockfd) ;

@@ -67,7 +67,18 @@ t.ok(verifies("wonder land", cdb("passwd")[b"alice@example.test"][0].decode()),
      "a password read from a non-terminal stdin is the whole first line")
 t.ok(os.stat(inst.path("etc/users.cdb")).st_ino != ino, "users.cdb is replaced by a new file (rename), not rewritten in place")
 t.ok(not [f for f in os.listdir(inst.path("etc")) if f.endswith(".tmp")], "no temporary file is left in etc/")
-t.ok(not os.path.exists(inst.path("mail/example.test/alice")), "add creates no mailbox directory")
+# the mailbox, with the special-use folders of RFC 6154 (issue 11), made
+# as the owner of mail/, never as root
+box = inst.path("mail/example.test/alice")
+made = [n for n in ("cur", "new", "tmp", ".Drafts", ".Sent", ".Trash", ".Junk", ".Archive") if os.path.isdir(os.path.join(box, n))]
+t.is_(made, ["cur", "new", "tmp", ".Drafts", ".Sent", ".Trash", ".Junk", ".Archive"],
+      "add makes the Maildir and its special-use folders")
+owner = os.stat(inst.path("mail")).st_uid
+t.ok(all(os.stat(os.path.join(dp, n)).st_uid == owner
+         for dp, dn, fn in os.walk(box) for n in dn + fn),
+     "every file of the new mailbox belongs to the owner of mail/")
+subs = open(os.path.join(box, "subscriptions")).read().split() if os.path.exists(os.path.join(box, "subscriptions")) else []
+t.is_(sorted(subs), ["Archive", "Drafts", "Junk", "Sent", "Trash"], "and they are subscribed")
 rc, out, err = mu("list")
 t.is_(out, "demo@example.test example.test/demo\nalice@example.test example.test/alice\n", "list prints ADDRESS MAILBOX lines")
 rc, out, err = mu("list", "alice@example.test")
@@ -157,13 +168,14 @@ t.is_(rc, 100, "differing passwords at a terminal are refused (100)")
 t.ok(b"dave@example.test" not in cdb("users"), "and no user is added")
 
 # -- del --
-os.makedirs(inst.path("mail/example.test/alice/new"))
+os.makedirs(inst.path("mail/example.test/alice/new"), exist_ok=True)
+open(inst.path("mail/example.test/alice/new/1.mail"), "w").write("Subject: kept\n\nx\n")
 rc, out, err = mu("del", "alice@example.test")
 t.is_(rc, 0, "del removes a user")
 t.ok(b"alice@example.test" not in cdb("users") and b"alice@example.test" not in cdb("passwd"),
      "from users.cdb and passwd.cdb")
 t.ok("alice@" not in inst.read("etc/users") and "alice@" not in inst.read("etc/passwd"), "and from both text files")
-t.ok(os.path.isdir(inst.path("mail/example.test/alice/new")), "its mail is kept")
+t.ok(os.path.exists(inst.path("mail/example.test/alice/new/1.mail")), "its mail is kept")
 t.like(err, "kept", "and stderr says so")
 
 # -- rebuild after hand edits --

@@ -40,9 +40,11 @@ data = open(files[0], "rb").read() if files else b""
 t.is_(data, b"Return-Path: <a@remote.test>\nDelivered-To: demo@example.test\n" + MSG.encode(),
       "Return-Path and Delivered-To are prepended, the message is intact")
 name = os.path.basename(files[0]) if files else ""
-m = re.match(r"^(\d+)\.M(\d+)P(\d+)Q1\.([^/:]+),S=(\d+)$", name)
-t.ok(m, "the name is SECONDS.MusecPpidQn.HOST,S=SIZE", name)
+m = re.match(r"^(\d+)\.M(\d+)P(\d+)Q1\.([^/:]+),S=(\d+),W=(\d+)$", name)
+t.ok(m, "the name is SECONDS.MusecPpidQn.HOST,S=SIZE,W=VSIZE", name)
 t.ok(m and int(m.group(5)) == len(data), "S= is the file's size")
+t.ok(m and int(m.group(6)) == len(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")),
+     "W= is its size with CRLF line ends (RFC822.SIZE, what IMAP and POP3 send)")
 t.is_(oct(os.stat(files[0]).st_mode & 0o777) if files else None, oct(0o600), "the message file is mode 0600")
 t.ok(all(os.path.isdir(inst.path("mail/example.test/demo", d)) for d in ("cur", "new", "tmp")), "cur, new and tmp exist")
 t.is_(box("tmp"), [], "nothing is left in tmp/")
