@@ -42,6 +42,7 @@ PROGRAMS := \
   deliver/deliver deliver/newaliases \
   auth/mailuser auth/pwcheck \
   pop3-serve/pop3-login pop3-serve/pop3-serve \
+  imap-serve/imap-login imap-serve/imap-serve imap-serve/mailbox-check \
   mxlookup/mxlookup smtp-send/smtp-send \
   tls/tlsd
 PROGNAMES := $(notdir $(PROGRAMS))
@@ -61,13 +62,14 @@ LIBS_default := -lskarnet
 STORELIBS := -llmdb -lunistring -lskarnet
 LIBS_deliver := $(STORELIBS)
 LIBS_pop3-serve := $(STORELIBS)
-LIBS_imap-serve := $(STORELIBS)
+# imap-serve runs once per connection: static, as the others, so that no
+# shared library costs each process its relocated data pages (bench/imap's
+# memory figures). Its iconv(3) then loads glibc's gconv modules with the
+# static dlopen, which wants the glibc tern was built against: rebuild tern
+# after a glibc upgrade (a charset iconv cannot open is read as UTF-8 where
+# valid, else replaced: never an error).
+LIBS_imap-serve := $(STORELIBS) -lpthread
 LIBS_mailbox-check := $(STORELIBS)
-# iconv(3) loads glibc's gconv modules at run time: a static binary would
-# need the very glibc it was linked with, so what converts charsets is
-# dynamic (and survives a glibc upgrade).
-LINK_imap-serve := dynamic
-LINK_mailbox-check := dynamic
 LIBS_mailuser := -lcrypt -llmdb -lunistring -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet
 # res_n* and ns_* link statically with glibc (no NSS involved).

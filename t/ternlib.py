@@ -884,3 +884,123 @@ def read_until_close(s, timeout=30):
     except ConnectionResetError:
         return out, True
 
+
+
+# -- IMAP (issue 11) --
+
+for _var in ("TERN_IMAP_PORT", "TERN_IMAPS_PORT"):
+    os.environ.setdefault(_var, str(free_port()))
+
+
+class ImapInstance(TlsInstance):
+    """A TlsInstance that serves IMAP: imap-login (its monitor as root,
+    the pre-auth child as ternlogin), pwcheck, imap-serve as the owner of
+    mail/ (the test uid). Plain-text logins on unless plaintext=False."""
+
+    def imap(self, env=None, chain=None, tls=False, implicit=False, plaintext=True, tlsopts=()):
+        e = {"PWCHECK_DELAY": "0"}
+        if plaintext:
+            e["IMAP_PLAINTEXT"] = "1"
+        e.update(self.login_env())
+        if env:
+            e.update(env)
+        chain = chain or [os.path.join(BUILD, "pwcheck"), os.path.join(BUILD, "imap-serve")]
+        prog = [os.path.join(BUILD, "imap-login")] + list(chain)
+        if tls:
+            return self.front(prog, implicit, e, tlsopts)
+        return self.tcpserver_asis(prog, env=e)
+
+    def mailbox_path(self, folder="INBOX", mailbox="example.test/demo"):
+        d = self.path("mail", mailbox)
+        return d if folder == "INBOX" else os.path.join(d, "." + folder)
+
+    def check(self, mailbox="example.test/demo", args=()):
+        """mailbox-check on the Maildir: (exit code, output)."""
+        r = self.run([os.path.join(BUILD, "mailbox-check")] + list(args) + [self.path("mail", mailbox)], asuser=True)
+        return r.returncode, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+
+
+class ImapConn:
+    """A raw IMAP connection: tagged commands, their untagged lines and
+    the tagged reply; literals read whole."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=15, sock=None):
+        self.s = sock or socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.n = 0
+        self.greeting = self.line()
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def line(self):
+        """One response line, literals included, without the final CRLF (bytes)."""
+        out = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            ln, self.buf = self.buf.split(b"\r\n", 1)
+            out += ln
+            m = re.search(rb"\{(\d+)\}$", ln)
+            if not m:
+                return out
+            n = int(m.group(1))
+            while len(self.buf) < n:
+                self._fill()
+            out += b"\r\n" + self.buf[:n]
+            self.buf = self.buf[n:]
+
+    def cmd(self, c, tag=None):
+        """Sends TAG c, returns (untagged lines, tagged line) as str."""
+        if tag is None:
+            self.n += 1
+            tag = "t%d" % self.n
+        self.send(tag + " " + c + "\r\n" if isinstance(c, str) else tag.encode() + b" " + c + b"\r\n")
+        return self.until(tag)
+
+    def until(self, tag):
+        unt = []
+        while True:
+            ln = self.line().decode(errors="replace")
+            if ln.startswith(tag + " "):
+                return unt, ln
+            unt.append(ln)
+
+    def rest(self):
+        out = self.buf
+        self.buf = b""
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except socket.timeout:
+            out += b"[still open]"
+        except OSError:
+            pass
+        return out
+
+    def close(self):
+        self.s.close()
+
+
+class ImapStack(TlsStack):
+    """TlsStack with the IMAP services (imap with STARTTLS, imaps) on free
+    loopback ports."""
+
+    def __init__(self, t=None, env=None, envdir=None):
+        self.imap_port, self.imaps_port = free_port(), free_port()
+        e = {"TERN_IMAP_PORT": str(self.imap_port), "TERN_IMAPS_PORT": str(self.imaps_port)}
+        if env:
+            e.update(env)
+        TlsStack.__init__(self, t, env=e, envdir=envdir)
+        for p, s in ((self.imap_port, "imap"), (self.imaps_port, "imaps")):
+            if not self.wait_port(p):
+                raise RuntimeError("the %s service did not start: %s%s" % (s, self.output(), self.log(s)))

@@ -1,0 +1,158 @@
+/* imap-serve.h: what the files of imap-serve share: the session, the
+   output buffer, the selected folder's view, and the command handlers
+   the dispatch table in imap-serve.c names. */
+
+#ifndef IMAP_SERVE_H
+#define IMAP_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/genalloc.h>
+#include "tern.h"
+#include "tern_imap.h"
+#include "tern_store.h"
+#include "tern_mime.h"
+
+#define LINEMAX 65536                 /* a line of a command, its CRLF included (RFC 7162 4 asks for 8192) */
+#define LITMAX (1 << 20)              /* a literal in memory (any but APPEND's messages) */
+#define CMDMAX (8 << 20)              /* a whole command in memory */
+#define APPENDLIMIT_DEFAULT 52428800  /* IMAP_APPENDLIMIT: octets of one appended message */
+#define MAXBAD_DEFAULT 50             /* IMAP_MAXBAD: BAD replies before the session ends */
+#define MULTIAPPEND_MAX 100           /* messages in one APPEND (RFC 3502) */
+
+typedef struct sess_s sess ;
+struct sess_s
+{
+  /* configuration, read once */
+  unsigned int timeout ;       /* IMAP_TIMEOUT, seconds: idle autologout (RFC 9051 5.4: 30 minutes at least) */
+  unsigned int cmdtimeout ;    /* IMAP_CMDTIMEOUT: reading one command, its literals included */
+  uint64_t appendlimit ;
+  unsigned int maxbad ;
+  char const *user ;
+  char const *remoteip ;
+  char const *root ;           /* the Maildir (INBOX) */
+  int loginfd ;
+  /* ENABLEd (RFC 5161) */
+  int condstore ;              /* RFC 7162: also set by the first CONDSTORE command */
+  int qresync ;
+  /* the selected folder */
+  int selected ;
+  int readonly ;
+  stralloc mbox ;              /* its name */
+  tern_store st ;
+  genalloc view ;              /* view.c's ranges of UIDs: message numbers to UIDs */
+  uint64_t modseq ;            /* the folder's changes up to this are the client's */
+  genalloc recent ;            /* tern_imap_range: our \Recent UIDs */
+  genalloc pendexp ;           /* uint32_t: expunged, not reported yet (none while FETCH, STORE, SEARCH run) */
+  genalloc own ;               /* own_change: changes this session reported itself */
+  unsigned int nkw ;           /* keywords the client was told of (FLAGS) */
+  int watchfd ;                /* tern_store_watch's, or -1 */
+  unsigned int bad ;
+  /* the command being run */
+  char const *tag ;
+  size_t taglen ;
+  int uid ;                    /* the UID form (UID FETCH...) */
+} ;
+extern sess S ;
+
+typedef struct own_change_s own_change ;
+struct own_change_s { uint32_t uid ; uint64_t modseq ; } ;
+
+/* ---- output (imap-serve.c) ---- */
+
+extern void o_put (char const *, size_t) ;
+extern void o_str (char const *) ;
+extern void o_num (uint64_t) ;
+extern void o_flush (void) ;
+extern void o_string (char const *, size_t) ;          /* an IMAP string: quoted, or a literal */
+extern void o_flags (uint32_t, uint32_t, int) ;         /* "(\Seen kw ...)" */
+extern void o_tagged (char const *) ;                   /* "tag " s CRLF */
+extern void o_bad (tern_imap_p const *, char const *) ; /* "tag BAD " with the parser's reason */
+extern void o_nosys (char const *) ;                    /* "tag NO [SERVERBUG]..." after a store failure, logged */
+extern void o_uidset (uint32_t const *, size_t) ;       /* a sequence-set of sorted UIDs: "1:3,7" */
+extern void die_io (char const *) gccattr_noreturn ;
+
+/* ---- the selected folder (view.c) ---- */
+
+extern int view_select (char const *, size_t, int, tern_imap_p *) ;
+extern void view_close (int) ;
+extern void view_sync (int) ;
+extern void view_disk (void) ;                           /* untagged EXISTS, EXPUNGE/VANISHED, FETCH; expunges only when allowed */
+extern uint32_t view_count (void) ;
+extern void view_all (genalloc *) ;                     /* every UID of the view, appended (uint32_t) */
+extern uint32_t view_uid (uint32_t) ;                   /* the UID of message number n (from 1) */
+extern uint32_t view_msn (uint32_t) ;                   /* the number of a UID, 0 if not in the view */
+extern int view_recent (uint32_t) ;
+extern uint32_t view_nrecent (void) ;
+extern void view_announce_flags (int) ;                 /* FLAGS and PERMANENTFLAGS, when the keywords changed (or always) */
+/* A sequence-set of the command (message numbers, or UIDs when uid is
+   set) as the sorted UIDs of the view it names: 1, or 0 after a BAD. */
+extern int view_set (genalloc const *, int, genalloc *) ;
+extern void view_own (uint32_t const *, size_t, uint64_t) ;
+/* QRESYNC (RFC 7162 3.2.5.2, 3.2.6): "* VANISHED (EARLIER)" for what was
+   expunged since modseq among the UIDs of known (all when empty), and
+   the FETCH responses of the messages of the view changed since. */
+extern void view_vanished (uint64_t, genalloc const *, int) ;
+extern void view_changed (uint64_t, genalloc const *) ;
+
+/* ---- the folders (folder.c) ---- */
+
+/* A mailbox argument: an astring, INBOX in any case made "INBOX". */
+extern int mailbox_arg (tern_imap_p *, stralloc *) ;
+/* The folder's directory (NUL-terminated in sa), or 0 after the NO. */
+extern int folder_dir (stralloc *, char const *, size_t) ;
+extern int folder_exists (char const *, size_t) ;
+/* Opens a folder that is not the selected one (for STATUS, APPEND,
+   COPY): 1, or 0 after the NO (TRYCREATE when it does not exist). */
+extern int folder_open (tern_store *, char const *, size_t) ;
+
+/* ---- input (imap-serve.c) ---- */
+extern int imap_tmpdir (void) ;
+extern int imap_spooled (int, char const **, uint64_t *, uint64_t *) ;
+extern int imap_getline (stralloc *) ;
+extern int imap_input_pending (void) ;
+#include <skalibs/tai.h>
+extern int imap_wait (int, tain const *) ;
+/* cmd-store.c */
+extern int flag_arg (tern_store *, char const *, size_t, uint32_t *, uint32_t *, int, int *) ;
+
+/* ---- msgctx.c ---- */
+typedef struct mctx_s mctx ;
+struct mctx_s
+{
+  tern_msg m ;
+  char name[512] ;
+  stralloc cache ;          /* the cache entry as read */
+  int gotcache ;
+  /* the file, when mapped */
+  char const *map ;
+  size_t maplen ;
+  tern_mime mime ;
+  int parsed ;
+  stralloc newcache ;       /* fields learnt */
+  uint64_t newsize ;
+} ;
+extern int mctx_field (mctx *, char, char const **, size_t *) ;
+extern int mctx_map (mctx *) ;
+extern int mctx_parse (mctx *, int) ;
+extern void mctx_learn_header (mctx *) ;
+extern void mctx_learn_struct (mctx *) ;
+extern void mctx_free (mctx *) ;
+extern uint64_t crlf_size (char const *, size_t) ;
+
+/* ---- fetch.c ---- */
+extern void fetch_flags_line (uint32_t, tern_msg const *, int) ;   /* "* n FETCH (FLAGS ...)" */
+
+/* ---- the commands ---- */
+
+typedef void cmd_func (tern_imap_p *) ;
+extern cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace, cmd_check ;
+extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe ;
+extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
+extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
+extern cmd_func cmd_idle ;
+extern void capabilities (void) ;
+extern void condstore_on (void) ;
+
+#endif
