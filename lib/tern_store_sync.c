@@ -234,6 +234,83 @@ static int scan_dir (wctx *w, unsigned int incur, stralloc *names, genalloc *fl,
   }
 }
 
+/* Messages whose file is not where the index puts it: expunged by
+   another program, or renamed by one that does not take our lock (mutt
+   changing flags, a tern process killed between its rename and its
+   commit) after we last looked. Before any is deleted, both directories
+   are read once more: a file with the unique name of one of them is
+   that message under its new name (settled there, same UID); the
+   others are gone. gone: the UIDs, sorted, changed in place. */
+static int delete_gone (wctx *w, genalloc *gone)
+{
+  tern_store *st = w->st ;
+  uint32_t *g = genalloc_s(uint32_t, gone) ;
+  size_t n = genalloc_len(uint32_t, gone), m = 0 ;
+  /* those whose file came back where the index puts it are no concern */
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    char const *nm ;
+    rec rc ;
+    int k = tern_store__getrec(w->txn, st, g[i], &rc, &nm) ;
+    if (k < 0) return 0 ;
+    if (!k || exists(st, rc.incur, nm, 0)) continue ;
+    g[m++] = g[i] ;
+  }
+  genalloc_setlen(uint32_t, gone, m) ;
+  if (!m) return 1 ;
+  for (unsigned int incur = 0 ; incur < 2 ; incur++)
+  {
+    int d2 = dup(incur ? st->curfd : st->newfd) ;
+    DIR *d ;
+    if (d2 < 0) return 0 ;
+    d = fdopendir(d2) ;
+    if (!d) { fd_close(d2) ; return 0 ; }
+    rewinddir(d) ;
+    for (;;)
+    {
+      struct dirent *de ;
+      size_t len, ul, lo = 0, hi = m ;
+      uint32_t uid ;
+      errno = 0 ;
+      de = readdir(d) ;
+      if (!de) break ;
+      if (de->d_name[0] == '.') continue ;
+      len = strlen(de->d_name) ;
+      ul = tern_maildir_uniqlen(de->d_name, len) ;
+      if (!ul || ul > 511 || memchr(de->d_name, '\n', len)) continue ;
+      if (lookup(w->txn, st, de->d_name, ul, &uid) != 1) continue ;
+      while (lo < hi) { size_t mid = (lo + hi) / 2 ; if (g[mid] < uid) lo = mid + 1 ; else hi = mid ; }
+      if (lo >= m || g[lo] != uid) continue ;
+      /* found under another name: the same message */
+      if (!settle(w, incur, de->d_name, len)) { int e = errno ; closedir(d) ; errno = e ; return 0 ; }
+      g[lo] = 0 ;
+    }
+    {
+      int e = errno ;
+      closedir(d) ;
+      if (e) { errno = e ; return 0 ; }
+    }
+  }
+  for (size_t i = 0 ; i < m ; i++)
+  {
+    char const *nm ;
+    rec rc ;
+    int k ;
+    if (!g[i]) continue ;
+    k = tern_store__getrec(w->txn, st, g[i], &rc, &nm) ;
+    if (k < 0) return 0 ;
+    if (!k || exists(st, rc.incur, nm, 0)) continue ;
+    {
+      size_t nl = rc.namelen ;
+      char copy[nl + 1] ;
+      memcpy(copy, nm, nl) ;
+      copy[nl] = 0 ;
+      if (!tern_store__delete(w, g[i], &rc, copy, nl)) return 0 ;
+    }
+  }
+  return 1 ;
+}
+
 /* The messages the index places in a directory that was read whole and
    that were not seen there: gone (expunged by another program). */
 static int vanished (wctx *w, unsigned int incur, genalloc *seen)
@@ -268,22 +345,8 @@ static int vanished (wctx *w, unsigned int incur, genalloc *seen)
   mdb_cursor_close(c) ;
   c = 0 ;
   if (r != MDB_NOTFOUND) { errno = tern_store__mdberr(r) ; goto end ; }
-  for (size_t i = 0 ; i < genalloc_len(uint32_t, &gone) ; i++)
-  {
-    uint32_t uid = genalloc_s(uint32_t, &gone)[i] ;
-    char const *nm ;
-    rec rc ;
-    int g = tern_store__getrec(w->txn, st, uid, &rc, &nm) ;
-    if (g < 0) goto end ;
-    if (!g || rc.incur != incur) continue ;
-    if (exists(st, rc.incur, nm, 0)) continue ;   /* it came back: a race with another reader */
-    {
-      size_t nl = rc.namelen ;
-      char copy[nl + 1] ;
-      memcpy(copy, nm, nl + 1) ;
-      if (!tern_store__delete(w, uid, &rc, copy, nl)) goto end ;
-    }
-  }
+  /* (sorted: the cursor went by UID) */
+  if (!delete_gone(w, &gone)) goto end ;
   ok = 1 ;
  end:
   if (c) mdb_cursor_close(c) ;
@@ -427,7 +490,7 @@ static int event_known (tern_store *st, unsigned int incur, char const *name)
 static int sync_events (tern_store *st)
 {
   stralloc names = STRALLOC_ZERO ;
-  genalloc fl = GENALLOC_ZERO ;
+  genalloc fl = GENALLOC_ZERO, gone = GENALLOC_ZERO ;
   size_t i ;
   int work = 0, ok = 0 ;
   wctx w ;
@@ -440,7 +503,8 @@ static int sync_events (tern_store *st)
   tern_store_rend(st) ;
   if (!work) { st->evnames.len = 0 ; return 0 ; }
   if (!tern_store__wbegin(st, &w)) return -1 ;
-  /* first the files that are there, then the ones that went */
+  /* first the files that are there, then the ones that went (deleted
+     by delete_gone, which looks for them once more) */
   for (int pass = 0 ; pass < 2 ; pass++)
     for (i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
     {
@@ -484,9 +548,18 @@ static int sync_events (tern_store *st)
         k = tern_store__getrec(w.txn, st, uid, &rc, &old) ;
         if (k < 0) goto err ;
         if (!k || rc.incur != incur || rc.namelen != len || memcmp(old, nm, len)) continue ;
-        if (!tern_store__delete(&w, uid, &rc, nm, len)) goto err ;
+        if (!genalloc_append(uint32_t, &gone, &uid)) goto err ;
       }
     }
+  if (genalloc_len(uint32_t, &gone))
+  {
+    size_t n = genalloc_len(uint32_t, &gone), m = 0 ;
+    uint32_t *g = genalloc_s(uint32_t, &gone) ;
+    qsort(g, n, sizeof(uint32_t), &u32_cmp) ;
+    for (size_t j = 0 ; j < n ; j++) if (!m || g[m-1] != g[j]) g[m++] = g[j] ;
+    genalloc_setlen(uint32_t, &gone, m) ;
+    if (!delete_gone(&w, &gone)) goto err ;
+  }
   if (!add_found(&w, &names, &fl)) goto err ;
   /* other programs changed the directories: the next process without
      our events must read them */
@@ -502,6 +575,7 @@ static int sync_events (tern_store *st)
  end:
   stralloc_free(&names) ;
   genalloc_free(found, &fl) ;
+  genalloc_free(uint32_t, &gone) ;
   return ok ;
 }
 
