@@ -201,6 +201,7 @@ void o_uidset (uint32_t const *u, size_t n)
 /* ---- input: buffered, every line with a deadline ---- */
 
 static char ibuf[65536] ;
+#define IDLESOON 1   /* seconds without a command before the index is unmapped */
 static size_t ipos = 0, ilen = 0 ;
 
 /* Going idle (waiting for the next command, maybe for 30 minutes): the
@@ -232,16 +233,33 @@ static void net_fill (tain const *deadline, int idle)
   }
   o_flush() ;
   if (idle && ipos == ilen) trim_idle() ;
+  /* idle for IDLESOON seconds with a folder selected: the index's pages
+     are unmapped too (a client between commands reads them again) */
+  int soon = idle && ipos == ilen && S.selected ;
   for (;;)
   {
     iopause_fd x = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
+    tain d = *deadline ;
     ssize_t r = read(0, ibuf + ilen, sizeof(ibuf) - ilen) ;
     if (r > 0) { ilen += r ; return ; }
     if (!r) die_io("disconnect") ;
     if (errno == EINTR) continue ;
     if (errno != EAGAIN && errno != EWOULDBLOCK) die_io("read-failed") ;
-    r = iopause_g(&x, 1, deadline) ;
+    if (soon)
+    {
+      tain t ;
+      tain_addsec_g(&t, IDLESOON) ;
+      if (tain_less(&t, deadline)) d = t ; else soon = 0 ;
+    }
+    r = iopause_g(&x, 1, &d) ;
     if (r < 0) strerr_diefusys(111, "iopause") ;
+    if (!r && soon)
+    {
+      tern_store_unmap_pages(&S.st) ;
+      tern_mem_trim() ;
+      soon = 0 ;
+      continue ;
+    }
     if (!r)
     {
       /* RFC 9051 5.4: the autologout timer */
@@ -263,6 +281,7 @@ int imap_wait (int fd, tain const *deadline)
   if (ipos < ilen) return 1 ;
   o_flush() ;
   trim_idle() ;
+  if (S.selected) tern_store_unmap_pages(&S.st) ;
   r = iopause_g(x, fd >= 0 ? 2 : 1, deadline) ;
   if (r < 0) { if (errno == EINTR) return 0 ; strerr_diefusys(111, "iopause") ; }
   if (!r) return 0 ;

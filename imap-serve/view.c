@@ -74,10 +74,16 @@ static void view_append (uint32_t uid)
   nv++ ;
 }
 
-static void view_append_many (void *data, uint32_t const *u, size_t n)
+static void view_append_run (void *data, uint32_t lo, uint32_t hi)
 {
   (void)data ;
-  for (size_t i = 0 ; i < n ; i++) view_append(u[i]) ;
+  if (NR && lo == R[NR - 1].hi + 1) R[NR - 1].hi = hi ;
+  else
+  {
+    vr x = { .lo = lo, .hi = hi, .msn = nv + 1 } ;
+    if (!genalloc_append(vr, &S.view, &x)) die_io("out-of-memory") ;
+  }
+  nv += hi - lo + 1 ;
 }
 
 /* The UIDs of the view in [lo, hi], appended to out. */
@@ -484,7 +490,7 @@ int view_select (char const *name, size_t len, int readonly, tern_imap_p *qr)
   }
   genalloc_setlen(vr, &S.view, 0) ;
   nv = 0 ;
-  if (!tern_store_rbegin(&S.st) || !tern_store_info_get(&S.st, &in) || !tern_store_uids_each(&S.st, &view_append_many, 0))
+  if (!tern_store_rbegin(&S.st) || !tern_store_info_get(&S.st, &in) || !tern_store_uid_runs(&S.st, &view_append_run, 0))
   {
     tern_store_rend(&S.st) ;
     o_nosys("read the mailbox index") ;

@@ -297,6 +297,9 @@ int tern_login_monitor (tern_login_cf const *cf)
       if (credfd >= 0) { fd_close(credfd) ; credfd = -1 ; }
       drop_fds(cf) ;
       handed = 2 ;
+      /* from now on we only wait, maybe for hours: what the login
+         needed of the heap and the stack goes back */
+      tern_mem_trim() ;
     }
     if ((st == M_SERVED && !chain) || st == M_IDLE)
     {

@@ -3,7 +3,8 @@
    (malloc_trim) and the pages of its stack below the current frame (a
    handshake or a big command went deep once; an idle connection need
    not keep those pages). A page below the stack pointer is kept for the
-   red zone and a signal frame; what is released reads back as zeros,
+   call that releases the rest; a signal frame later gets fresh pages;
+   what is released reads back as zeros,
    which nothing below the stack pointer may rely on. Linux only, best
    effort: any failure is ignored. */
 
@@ -55,7 +56,9 @@ void tern_mem_trim (void)
 {
   char here ;
   uintptr_t low = stack_low() ;
-  uintptr_t top = ((uintptr_t)&here & ~(uintptr_t)4095) - 2 * 4096 ;
+  /* kept: the page of this frame and the one below it, where the
+     madvise call's own frame and return address are */
+  uintptr_t top = ((uintptr_t)&here & ~(uintptr_t)4095) - 4096 ;
   malloc_trim(0) ;
   if (low && top > low) madvise((void *)low, top - low, MADV_DONTNEED) ;
 }

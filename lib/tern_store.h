@@ -109,6 +109,10 @@ struct tern_store_s
    0 with errno. Refuses to run as root (EPERM): files are the owner's. */
 extern int tern_store_open (tern_store *, char const *, unsigned int) ;
 extern void tern_store_close (tern_store *) ;
+/* For a session going idle: the index's pages this process mapped are
+   unmapped (not dropped from the page cache), so that an idle session
+   counts none of them; the next read maps them again. */
+extern void tern_store_unmap_pages (tern_store *) ;
 
 /* Brings the index up to date with the Maildir: the uidlist's new lines,
    the directories whose mtime changed (or changed within the last
@@ -127,11 +131,13 @@ extern void tern_store_rend (tern_store *) ;
 extern int tern_store_info_get (tern_store *, tern_store_info *) ;
 /* 1 found, 0 no such UID, -1 error */
 extern int tern_store_get (tern_store *, uint32_t, tern_msg *) ;
-/* Every UID in order, appended to ga (uint32_t); or given to f a chunk
-   at a time (a session's view, built without a copy of them all). */
+/* Every UID in order, appended to ga (uint32_t); or given to f as runs
+   of consecutive UIDs, f(data, first, last), in order (a session's view,
+   built without a copy of them all: a chunk of the index without gaps
+   is one call). */
 extern int tern_store_uids (tern_store *, genalloc *) ;
-typedef void tern_store_uids_func (void *, uint32_t const *, size_t) ;
-extern int tern_store_uids_each (tern_store *, tern_store_uids_func *, void *) ;
+typedef void tern_store_runs_func (void *, uint32_t, uint32_t) ;
+extern int tern_store_uid_runs (tern_store *, tern_store_runs_func *, void *) ;
 /* Iteration by UID from uid up: tern_store_next fills m with the next
    message (1), or says there is none (0), or -1. */
 typedef struct tern_store_iter_s tern_store_iter, *tern_store_iter_ref ;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/genalloc.h>
 #include <skalibs/djbunix.h>
@@ -646,6 +647,53 @@ int tern_store_open (tern_store *st, char const *path, unsigned int flags)
     errno = e ;
   }
   return 0 ;
+}
+
+/* LMDB does not say where it mapped the file (me_mapaddr is only for
+   MDB_FIXEDMAP): /proc/self/maps does, by the file's inode. Read a
+   buffer at a time (a sanitizer's process has thousands of lines). */
+static void unmap_line (char const *line, unsigned long ino)
+{
+  unsigned long lo, hi, n ;
+  char perms[8] ;
+  /* "lo-hi perms offset dev inode path": a read-only shared mapping of
+     the file; its pages stay in the page cache, this process only stops
+     mapping them until it reads again */
+  if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &lo, &hi, perms, &n) == 4
+   && n == ino && perms[3] == 's' && perms[1] == '-')
+    madvise((void *)lo, hi - lo, MADV_DONTNEED) ;
+}
+
+void tern_store_unmap_pages (tern_store *st)
+{
+  struct stat s ;
+  char buf[4096] ;
+  size_t have = 0 ;
+  int fd, skip = 0 ;
+  mdb_filehandle_t mfd ;
+  if (!st->env || mdb_env_get_fd(st->env, &mfd) || fstat(mfd, &s) < 0) return ;
+  fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC) ;
+  if (fd < 0) return ;
+  for (;;)
+  {
+    ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have) ;
+    char *line = buf, *nl ;
+    if (r <= 0) break ;
+    have += r ;
+    buf[have] = 0 ;
+    while ((nl = strchr(line, '\n')))
+    {
+      *nl = 0 ;
+      if (!skip) unmap_line(line, (unsigned long)s.st_ino) ;
+      skip = 0 ;
+      line = nl + 1 ;
+    }
+    have = buf + have - line ;
+    /* a line longer than the buffer (a long path): dropped to its end */
+    if (have == sizeof(buf) - 1) { have = 0 ; skip = 1 ; }
+    memmove(buf, line, have) ;
+  }
+  fd_close(fd) ;
 }
 
 void tern_store_close (tern_store *st)

@@ -76,26 +76,42 @@ int tern_store_uids (tern_store *st, genalloc *ga)
   return r == MDB_NOTFOUND ? 1 : seterr(r) ;
 }
 
-int tern_store_uids_each (tern_store *st, tern_store_uids_func *f, void *data)
+int tern_store_uid_runs (tern_store *st, tern_store_runs_func *f, void *data)
 {
   MDB_cursor *c ;
   MDB_val k, d ;
+  uint32_t lo = 0, hi = 0 ;
+  int have = 0 ;
   int r = mdb_cursor_open(st->rtxn, st->dseq, &c) ;
   if (r) return seterr(r) ;
   for (r = mdb_cursor_get(c, &k, &d, MDB_FIRST) ; !r ; r = mdb_cursor_get(c, &k, &d, MDB_NEXT))
   {
-    /* the chunk may be unaligned in the map: copied out */
-    uint32_t buf[128] ;
+    /* a chunk may be unaligned in the map: read through memcpy */
+    char const *p = d.mv_data ;
     size_t n = d.mv_size / 4 ;
-    for (size_t i = 0 ; i < n ; i += 128)
+    uint32_t first, last ;
+    if (!n) continue ;
+    memcpy(&first, p, 4) ;
+    memcpy(&last, p + (n - 1) * 4, 4) ;
+    if (last - first == n - 1)
     {
-      size_t k2 = n - i < 128 ? n - i : 128 ;
-      memcpy(buf, (char const *)d.mv_data + i * 4, k2 * 4) ;
-      (*f)(data, buf, k2) ;
+      /* UIDs increase: no gap in this chunk */
+      if (have && first == hi + 1) hi = last ;
+      else { if (have) (*f)(data, lo, hi) ; lo = first ; hi = last ; have = 1 ; }
+      continue ;
+    }
+    for (size_t i = 0 ; i < n ; i++)
+    {
+      uint32_t u ;
+      memcpy(&u, p + i * 4, 4) ;
+      if (have && u == hi + 1) hi = u ;
+      else { if (have) (*f)(data, lo, hi) ; lo = hi = u ; have = 1 ; }
     }
   }
   mdb_cursor_close(c) ;
-  return r == MDB_NOTFOUND ? 1 : seterr(r) ;
+  if (r != MDB_NOTFOUND) return seterr(r) ;
+  if (have) (*f)(data, lo, hi) ;
+  return 1 ;
 }
 
 int tern_store_iter_start (tern_store *st, tern_store_iter *it, uint32_t from)

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 sys.path.insert(0, os.path.dirname(__file__))
 import ternlib
 
@@ -31,6 +32,7 @@ for v in SSL_PROTOCOL SSL_CIPHER SSL_TLS_SNI_SERVERNAME CERTFILE KEYFILE TLS_UID
   eval "x=\\${$v-unset}"; echo "$v=$x"
 done
 echo "pairvars=$(env | grep -c -e '^CERTFILE:' -e '^KEYFILE:')"
+echo "pid=$$"
 echo END
 exec cat
 """, 0o755)
@@ -257,4 +259,51 @@ t.like(log, r"tlsd: info: handshake ip=127\.0\.0\.1 protocol=TLSv1\.2 cipher=ECD
        "a handshake is logged: ip, protocol, cipher, server name, pair")
 keys = [open(k).read() for k in (ec_key, rsa_key, a_key, b_key)]
 t.ok(not any(line in log for k in keys for line in k.splitlines()[1:-1]), "no key material in the log")
+# -- an idle engine gives its record buffer back, and goes on as before --
+# (between records tlsd's engine holds nothing in its 33 KiB buffer; after
+# a second without traffic its pages go back to the kernel)
+def engine_anon(app_pid):
+    """Anonymous KiB of the engine (tlsd, the application's child): its bss and heap."""
+    for pid in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/stat" % pid).read()
+        except OSError:
+            continue
+        fields = st.rsplit(")", 1)[1].split()
+        if st.split("(", 1)[1].rsplit(")", 1)[0] == "tlsd" and int(fields[1]) == app_pid:
+            return sum(int(l.split()[1]) for l in open("/proc/%s/smaps" % pid) if l.startswith("Anonymous:"))
+    return None
+
+
+port = server(ec_crt, ec_key)
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+c = context().wrap_socket(s)
+buf = b""
+while b"END\n" not in buf:
+    buf += c.recv(4096)
+app_pid = int(dict(l.split("=", 1) for l in buf.decode().splitlines() if "=" in l)["pid"])
+
+
+def echo(data):
+    c.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+big = b"".join(b"%05d %s\n" % (i, b"x" * 90) for i in range(600))   # 58 KiB: several full records each way
+t.is_(echo(big), big, "58 KiB through the engine and back")
+busy = engine_anon(app_pid)
+time.sleep(1.8)
+quiet = engine_anon(app_pid)
+t.ok(busy is not None and quiet is not None and quiet + 16 <= busy,
+     "idle for a second, the engine gives back its buffer's pages (anonymous KiB %s then %s)" % (busy, quiet))
+t.is_(echo(big), big, "and the same 58 KiB go through it after that, unchanged")
+t.is_(echo(b"small\n"), b"small\n", "and a small record")
+c.close()
+
 t.done()

@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <grp.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -636,8 +637,39 @@ static void tls_fail (int hsdone, char const *reason, char const *detail)
 
 /* fds: the network's 0 and 1, appin (plaintext from the application),
    appout (to it); notif gets the SSL_* block once, then is closed. */
+/* An engine between records holds none in iobuf, either way: the input
+   side waits for a header from its start (BearSSL's ixa = 0, ixc = 5),
+   nothing decrypted waits for the application, no record waits for the
+   network, and the output side has room for a whole record (nothing
+   accumulated: run() flushes what it gives the engine at once). Then
+   iobuf's content is dead and its pages can go back to the kernel: a
+   session idle for hours keeps its keys, not 33 KiB of old records. */
+static size_t outroom = 0 ;
+
+static int iobuf_dead (br_ssl_engine_context *eng, unsigned int st)
+{
+  size_t len ;
+  unsigned char const *p ;
+  if ((st & (BR_SSL_SENDREC | BR_SSL_RECVAPP | BR_SSL_CLOSED)) || !(st & BR_SSL_RECVREC) || !(st & BR_SSL_SENDAPP)) return 0 ;
+  p = br_ssl_engine_recvrec_buf(eng, &len) ;
+  if (p != iobuf || len != 5) return 0 ;
+  if (!br_ssl_engine_sendapp_buf(eng, &len)) return 0 ;
+  if (len > outroom) outroom = len ;
+  return len == outroom ;
+}
+
+static void iobuf_give_back (void)
+{
+  uintptr_t a = ((uintptr_t)iobuf + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)iobuf + sizeof(iobuf)) & ~(uintptr_t)4095 ;
+  if (e > a) madvise((void *)a, e - a, MADV_DONTNEED) ;
+  tern_mem_trim() ;
+}
+
+#define IDLEGIVE 1   /* seconds without traffic before iobuf's pages go */
+
 static void run (conf const *cf, int appin, int appout, int notif)
 {
+  int used = 0 ;      /* iobuf was written since its pages last went back */
   br_ssl_engine_context *eng = &sc.eng ;
   int netin = 0, netout = 1 ;
   int hsdone = 0 ;
@@ -719,8 +751,25 @@ static void run (conf const *cf, int appin, int appout, int notif)
     }
     if (!n) end(hsdone ? "done" : "closed-during-handshake", in, out, hsdone ? 0 : E_TLS) ;
 
-    r = iopause_g(x, n, &deadline) ;
-    if (r < 0) strerr_diefu1sys(111, "iopause") ;
+    {
+      tain d = deadline ;
+      int give = 0 ;
+      if (used && hsdone && iobuf_dead(eng, st))
+      {
+        tain t ;
+        tain_addsec_g(&t, IDLEGIVE) ;
+        if (tain_less(&t, &deadline)) { d = t ; give = 1 ; }
+      }
+      r = iopause_g(x, n, &d) ;
+      if (r < 0) strerr_diefu1sys(111, "iopause") ;
+      if (!r && give)
+      {
+        iobuf_give_back() ;
+        used = 0 ;
+        continue ;
+      }
+      if (r) used = 1 ;
+    }
     if (!r)
     {
       if (!hsdone) tls_fail(0, "timeout", 0) ;
