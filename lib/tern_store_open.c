@@ -700,7 +700,7 @@ void tern_store_close (tern_store *st)
 {
   tern_store__cache_drop(st) ;
   env_close(st) ;
-  if (st->ino >= 0) { fd_close(st->ino) ; st->ino = -1 ; }
+  tern_store__unwatch(st) ;
   if (st->newfd >= 0) { fd_close(st->newfd) ; st->newfd = -1 ; }
   if (st->curfd >= 0) { fd_close(st->curfd) ; st->curfd = -1 ; }
   if (st->dirfd >= 0) { fd_close(st->dirfd) ; st->dirfd = -1 ; }

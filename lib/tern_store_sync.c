@@ -413,24 +413,37 @@ static int uidlist_behind (tern_store *st, uint64_t ulsize, int *behind)
 
 /* ---- inotify ---- */
 
+/* One inotify instance per process, kept for the process's life and
+   lent to one watching store at a time: closing an instance waits for
+   the kernel's grace period (milliseconds, the bulk of a re-SELECT),
+   removing its watches does not. A second store that watches while the
+   first still does gets an instance of its own. */
+static int procino = -1 ;
+static tern_store const *procuser = 0 ;
+
 int tern_store_watch (tern_store *st)
 {
   size_t plen = st->path.len - 1 ;
   char p[plen + 8] ;
   uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR | IN_EXCL_UNLINK ;
   if (st->ino >= 0) return st->ino ;
-  st->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) ;
+  if (!procuser)
+  {
+    if (procino < 0) procino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) ;
+    st->ino = procino ;
+  }
+  else st->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) ;
   if (st->ino < 0) return -1 ;
+  if (st->ino == procino) procuser = st ;
   memcpy(p, st->path.s, plen) ;
   memcpy(p + plen, "/new", 5) ;
   st->wnew = inotify_add_watch(st->ino, p, mask) ;
   memcpy(p + plen, "/cur", 5) ;
-  st->wcur = inotify_add_watch(st->ino, p, mask) ;
+  st->wcur = st->wnew < 0 ? -1 : inotify_add_watch(st->ino, p, mask) ;
   if (st->wnew < 0 || st->wcur < 0)
   {
     int e = errno ;
-    fd_close(st->ino) ;
-    st->ino = -1 ;
+    tern_store__unwatch(st) ;
     errno = e ;
     return -1 ;
   }
@@ -438,6 +451,21 @@ int tern_store_watch (tern_store *st)
      mtimes; what happens after, from the events */
   st->evprimed = 0 ;
   return st->ino ;
+}
+
+void tern_store__unwatch (tern_store *st)
+{
+  if (st->ino < 0) return ;
+  if (st->ino == procino)
+  {
+    /* the events still queued for these watches are read and dropped
+       by the next user (their watch descriptors are not reused) */
+    if (st->wnew >= 0) inotify_rm_watch(st->ino, st->wnew) ;
+    if (st->wcur >= 0) inotify_rm_watch(st->ino, st->wcur) ;
+    procuser = 0 ;
+  }
+  else fd_close(st->ino) ;
+  st->ino = st->wnew = st->wcur = -1 ;
 }
 
 /* Drains the inotify queue into st->evnames. */
@@ -460,6 +488,7 @@ static int drain (tern_store *st)
       struct inotify_event const *ev = (struct inotify_event const *)p ;
       p += sizeof(*ev) + ev->len ;
       if (ev->mask & IN_Q_OVERFLOW) { st->evdirty = 1 ; continue ; }
+      if (ev->wd != st->wnew && ev->wd != st->wcur) continue ;   /* an earlier store's */
       if (ev->mask & IN_IGNORED) { st->evdirty = 1 ; continue ; }
       if (!ev->len || st->evdirty) continue ;
       if (st->evnames.len > (4u << 20)) { st->evdirty = 1 ; st->evnames.len = 0 ; continue ; }

@@ -362,6 +362,32 @@ unt, tg = a.cmd("NOOP")
 t.is_(len(expunges(unt)), 1, "A learns of it at NOOP: one * n EXPUNGE")
 t.is_(uids(a), uids(b), "A and B agree on the UIDs")
 
+# -- after folder switches: the watches follow the selected folder (one
+#    inotify instance serves the session's successive folders) --
+b.cmd('CREATE "Watched"')
+unt, tg = b.cmd('SELECT "Watched"')
+t.ok(tagged_ok(tg), "B: SELECT Watched", unt + [tg])
+unt, tg = b.cmd("SELECT INBOX")
+n2 = exists(unt)
+t.ok(tagged_ok(tg) and n2 == len(uids(a)), "B: back in INBOX, %s messages" % n2, [tg])
+tag, cont, first = idle_start(b)
+wmd = os.path.join(MD, ".Watched")
+name = "%d.M9P%dQ9.other" % (int(time.time()), os.getpid())
+with open(os.path.join(wmd, "tmp", name), "w") as f:
+    f.write(msg("into the folder left"))
+os.chown(os.path.join(wmd, "tmp", name), inst.uid, inst.gid)
+os.rename(os.path.join(wmd, "tmp", name), os.path.join(wmd, "new", name))
+got, hit = idle_wait(b, lambda ln: True, timeout=2.5)
+t.is_(got, [], "IDLE in INBOX: a file dropped into the folder selected before wakes nothing (2.5 s)")
+drop("after the switch", 3)
+got, hit = idle_wait(b, lambda ln: ln == "* %d EXISTS" % (n2 + 1))
+t.ok(hit, "IDLE in INBOX after SELECT Watched, SELECT INBOX: a drop into INBOX's new/ wakes B with * %d EXISTS" % (n2 + 1), got)
+unt, tg = idle_done(b, tag)
+t.ok(tagged_ok(tg), "DONE: OK", tg)
+unt, tg = b.cmd('STATUS "Watched" (MESSAGES)')
+t.ok(any("MESSAGES 1" in ln for ln in unt), "STATUS Watched: the dropped message is there", unt)
+a.cmd("NOOP")
+
 # ======== CONDSTORE: HIGHESTMODSEQ grows, MODSEQ in others' changes ========
 b2 = login()
 h1 = hms_status(b2)
