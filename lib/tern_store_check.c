@@ -151,11 +151,9 @@ int tern_store_check (tern_store *st, stralloc *rep)
   /* every file */
   for (unsigned int incur = 0 ; incur < 2 ; incur++)
   {
-    int d2 = dup(incur ? st->curfd : st->newfd) ;
-    DIR *d = d2 >= 0 ? fdopendir(d2) : 0 ;
+    DIR *d = tern_store__opendir(incur ? st->curfd : st->newfd) ;
     size_t innew = 0 ;
-    if (!d) { if (d2 >= 0) fd_close(d2) ; goto end ; }
-    rewinddir(d) ;
+    if (!d) goto end ;
     if (!tern_store_rbegin(st)) { closedir(d) ; goto end ; }
     for (;;)
     {

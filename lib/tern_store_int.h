@@ -5,6 +5,7 @@
 #define TERN_STORE_INT_H
 
 #include <stdint.h>
+#include <dirent.h>
 #include <lmdb.h>
 #include "tern_store.h"
 
@@ -86,6 +87,8 @@ extern int tern_store__delete (wctx *, uint32_t, rec const *, char const *, size
 extern int tern_store__getrec (MDB_txn *, tern_store *, uint32_t, rec *, char const **) ;  /* 1, 0, -1 */
 extern int tern_store__uidlist_append (tern_store *, uint32_t const *, char const *const *, size_t const *, size_t, uint64_t *) ;
 extern int tern_store__dirmt (int, uint64_t *) ;       /* mtime in ns of a directory fd */
+extern DIR *tern_store__opendir (int) ;                /* a reading of new/ or cur/ from its start */
+extern char const *tern_store__nextname (DIR *, size_t *) ;   /* its next message file name, 0 at the end */
 extern void tern_store__unwatch (tern_store *) ;              /* the watches off, the inotify instance kept (tern_store_watch) */
 extern int tern_store__trusted (uint64_t) ;            /* an mtime more than a second ago */
 extern int tern_store__kw_load (tern_store *) ;

@@ -255,7 +255,9 @@ static int file_cmp (void const *a, void const *b)
   return strcmp(sortbase + x->name, sortbase + y->name) ;
 }
 
-static int listdir (int fd, unsigned int incur, stralloc *names, genalloc *files)
+/* A reading of new/ or cur/ from its start, on a copy of the store's
+   fd (which stays open for the next reading). */
+DIR *tern_store__opendir (int fd)
 {
   int d2 = dup(fd) ;
   DIR *d ;
@@ -263,21 +265,38 @@ static int listdir (int fd, unsigned int incur, stralloc *names, genalloc *files
   d = fdopendir(d2) ;
   if (!d) { fd_close(d2) ; return 0 ; }
   rewinddir(d) ;
+  return d ;
+}
+
+/* The next name of a reading that can be a message's file (not a dot
+   file, a unique part, no newline, which the uidlist could not hold),
+   with its length; 0 at the end, errno then set by a failed readdir. */
+char const *tern_store__nextname (DIR *d, size_t *len)
+{
   for (;;)
   {
     struct dirent *de ;
-    file f = { .uid = 0, .incur = incur, .num = 0 } ;
-    size_t len ;
     errno = 0 ;
     de = readdir(d) ;
-    if (!de) break ;
+    if (!de) return 0 ;
     if (de->d_name[0] == '.') continue ;
-    len = strlen(de->d_name) ;
-    if (memchr(de->d_name, '\n', len) || !tern_maildir_uniqlen(de->d_name, len)) continue ;
-    f.name = names->len ;
-    f.len = len ;
-    uint64_scan(de->d_name, &f.num) ;
-    if (!stralloc_catb(names, de->d_name, len + 1) || !genalloc_append(file, files, &f)) { errno = ENOMEM ; break ; }
+    *len = strlen(de->d_name) ;
+    if (memchr(de->d_name, '\n', *len) || !tern_maildir_uniqlen(de->d_name, *len)) continue ;
+    return de->d_name ;
+  }
+}
+
+static int listdir (int fd, unsigned int incur, stralloc *names, genalloc *files)
+{
+  DIR *d = tern_store__opendir(fd) ;
+  char const *nm ;
+  size_t len ;
+  if (!d) return 0 ;
+  while ((nm = tern_store__nextname(d, &len)))
+  {
+    file f = { .uid = 0, .incur = incur, .num = 0, .name = names->len, .len = len } ;
+    uint64_scan(nm, &f.num) ;
+    if (!stralloc_catb(names, nm, len + 1) || !genalloc_append(file, files, &f)) { errno = ENOMEM ; break ; }
   }
   {
     int e = errno ;

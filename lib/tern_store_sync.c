@@ -186,42 +186,33 @@ static int rename_dup (tern_store *st, unsigned int incur, char const *name, siz
 static int scan_dir (wctx *w, unsigned int incur, stralloc *names, genalloc *fl, genalloc *seen)
 {
   tern_store *st = w->st ;
-  int d2 = dup(incur ? st->curfd : st->newfd) ;
-  DIR *d ;
-  if (d2 < 0) return 0 ;
-  d = fdopendir(d2) ;
-  if (!d) { fd_close(d2) ; return 0 ; }
-  rewinddir(d) ;
-  for (;;)
+  DIR *d = tern_store__opendir(incur ? st->curfd : st->newfd) ;
+  char const *nm ;
+  size_t len ;
+  if (!d) return 0 ;
+  while ((nm = tern_store__nextname(d, &len)))
   {
-    struct dirent *de ;
-    size_t len, ul ;
+    size_t ul = tern_maildir_uniqlen(nm, len) ;
     uint32_t uid ;
     int k ;
-    errno = 0 ;
-    de = readdir(d) ;
-    if (!de) break ;
-    if (de->d_name[0] == '.') continue ;
-    len = strlen(de->d_name) ;
-    ul = tern_maildir_uniqlen(de->d_name, len) ;
-    if (!ul || ul > 511 || memchr(de->d_name, '\n', len)) continue ;
-    k = settle(w, incur, de->d_name, len) ;
+    if (ul > 511) continue ;
+    k = settle(w, incur, nm, len) ;
     if (!k) break ;
     if (k == 1)
     {
-      if (lookup(w->txn, st, de->d_name, ul, &uid) == 1 && !genalloc_append(uint32_t, seen, &uid)) { errno = ENOMEM ; break ; }
+      if (lookup(w->txn, st, nm, ul, &uid) == 1 && !genalloc_append(uint32_t, seen, &uid)) { errno = ENOMEM ; break ; }
       continue ;
     }
     {
       found f = { .name = names->len, .len = len, .incur = incur, .num = 0 } ;
       if (k == 3)
       {
-        if (!rename_dup(st, incur, de->d_name, len, names, &f)) continue ;
+        if (!rename_dup(st, incur, nm, len, names, &f)) continue ;
       }
       else
       {
-        uint64_scan(de->d_name, &f.num) ;
-        if (!stralloc_catb(names, de->d_name, len + 1)) { errno = ENOMEM ; break ; }
+        uint64_scan(nm, &f.num) ;
+        if (!stralloc_catb(names, nm, len + 1)) { errno = ENOMEM ; break ; }
       }
       if (!genalloc_append(found, fl, &f)) { errno = ENOMEM ; break ; }
     }
@@ -260,29 +251,20 @@ static int delete_gone (wctx *w, genalloc *gone)
   if (!m) return 1 ;
   for (unsigned int incur = 0 ; incur < 2 ; incur++)
   {
-    int d2 = dup(incur ? st->curfd : st->newfd) ;
-    DIR *d ;
-    if (d2 < 0) return 0 ;
-    d = fdopendir(d2) ;
-    if (!d) { fd_close(d2) ; return 0 ; }
-    rewinddir(d) ;
-    for (;;)
+    DIR *d = tern_store__opendir(incur ? st->curfd : st->newfd) ;
+    char const *nm ;
+    size_t len ;
+    if (!d) return 0 ;
+    while ((nm = tern_store__nextname(d, &len)))
     {
-      struct dirent *de ;
-      size_t len, ul, lo = 0, hi = m ;
+      size_t ul = tern_maildir_uniqlen(nm, len), lo = 0, hi = m ;
       uint32_t uid ;
-      errno = 0 ;
-      de = readdir(d) ;
-      if (!de) break ;
-      if (de->d_name[0] == '.') continue ;
-      len = strlen(de->d_name) ;
-      ul = tern_maildir_uniqlen(de->d_name, len) ;
-      if (!ul || ul > 511 || memchr(de->d_name, '\n', len)) continue ;
-      if (lookup(w->txn, st, de->d_name, ul, &uid) != 1) continue ;
+      if (ul > 511) continue ;
+      if (lookup(w->txn, st, nm, ul, &uid) != 1) continue ;
       while (lo < hi) { size_t mid = (lo + hi) / 2 ; if (g[mid] < uid) lo = mid + 1 ; else hi = mid ; }
       if (lo >= m || g[lo] != uid) continue ;
       /* found under another name: the same message */
-      if (!settle(w, incur, de->d_name, len)) { int e = errno ; closedir(d) ; errno = e ; return 0 ; }
+      if (!settle(w, incur, nm, len)) { int e = errno ; closedir(d) ; errno = e ; return 0 ; }
       g[lo] = 0 ;
     }
     {

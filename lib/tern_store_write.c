@@ -167,13 +167,9 @@ int tern_store_keyword (tern_store *st, char const *s, size_t len, int create)
 static int refind (tern_store *st, char const *name, size_t len, stralloc *out)
 {
   size_t ul = tern_maildir_uniqlen(name, len) ;
-  int d2 = dup(st->curfd) ;
-  DIR *d ;
+  DIR *d = tern_store__opendir(st->curfd) ;
   int found = 0 ;
-  if (d2 < 0) return 0 ;
-  d = fdopendir(d2) ;
-  if (!d) { fd_close(d2) ; return 0 ; }
-  rewinddir(d) ;
+  if (!d) return 0 ;
   for (;;)
   {
     struct dirent *de = readdir(d) ;
