@@ -441,6 +441,109 @@ static int test (sctx *sc, uint32_t i)
   return 0 ;
 }
 
+/* ---- the program and the scan (SEARCH, SORT) ---- */
+
+/* [CHARSET x SP] (mandatory when needcharset: SORT's charset) and the
+   keys to the end of the line. */
+int search_program (tern_imap_p *p, int needcharset, uint32_t *root)
+{
+  size_t save = p->pos ;
+  char const *a ;
+  size_t n ;
+  genalloc_setlen(node, &nodes, 0) ;
+  genalloc_setlen(tern_imap_range, &sets, 0) ;
+  strs.len = 0 ;
+  if (!stralloc_catb(&strs, "", 1)) die_io("out-of-memory") ;   /* offset 0: no field */
+  usedmodseq = 0 ;
+  if (needcharset || (tern_imap_p_atom(p, &a, &n) && kw(a, n, "CHARSET")))
+  {
+    stralloc cs = STRALLOC_ZERO ;
+    if ((!needcharset && !tern_imap_p_sp(p)) || !tern_imap_p_astring(p, &cs) || !tern_imap_p_sp(p)) { stralloc_free(&cs) ; return 0 ; }
+    if (!kw(cs.s, cs.len, "UTF-8") && !kw(cs.s, cs.len, "US-ASCII") && !kw(cs.s, cs.len, "UTF8"))
+    {
+      stralloc_free(&cs) ;
+      o_tagged("NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset") ;
+      return -1 ;
+    }
+    stralloc_free(&cs) ;
+  }
+  else { p->pos = save ; p->err = 0 ; }
+  *root = newnode(K_AND, 0) ;
+  if (!keylist(p, *root, 0, 0) || !tern_imap_p_eol(p)) return 0 ;
+  order(*root) ;
+  return 1 ;
+}
+
+int search_usedmodseq (void)
+{
+  return usedmodseq ;
+}
+
+/* Each message of the view that matches, in order, to f with its
+   context (the cache entry read when a key or needcache wants it);
+   what the tests learnt goes to the cache. 1, or 0 after the NO. */
+int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
+{
+  sctx sc = { .scratch = STRALLOC_ZERO } ;
+  uint32_t nv ;
+  memset(&sc.c, 0, sizeof(sc.c)) ;
+  view_disk() ;
+  nv = view_count() ;
+  for (uint32_t b = 1 ; b <= nv ; b += 256)
+  {
+    uint32_t e = nv - b + 1 < 256 ? nv : b + 255 ;
+    /* a batch under one read transaction: records and cache entries */
+    struct { tern_msg m ; char name[512] ; stralloc cache ; int got ; } *bt = calloc(e - b + 1, sizeof(*bt)) ;
+    if (!bt) die_io("out-of-memory") ;
+    if (!tern_store_rbegin(&S.st)) { free(bt) ; stralloc_free(&sc.scratch) ; o_nosys("read the mailbox index") ; return 0 ; }
+    for (uint32_t msn = b ; msn <= e ; msn++)
+    {
+      char const *cd ;
+      size_t cl ;
+      typeof(bt) y = bt + (msn - b) ;
+      if (tern_store_get(&S.st, view_uid(msn), &y->m) != 1 || y->m.namelen >= sizeof(y->name)) { y->m.uid = 0 ; continue ; }
+      memcpy(y->name, y->m.name, y->m.namelen) ;
+      y->name[y->m.namelen] = 0 ;
+      y->m.name = y->name ;
+      if ((needcache || N(root)->cost >= 1) && tern_store_cache_get(&S.st, y->m.uid, &cd, &cl) == 1)
+      {
+        if (!stralloc_catb(&y->cache, cd, cl)) die_io("out-of-memory") ;
+        y->got = 1 ;
+      }
+    }
+    tern_store_rend(&S.st) ;
+    for (uint32_t msn = b ; msn <= e ; msn++)
+    {
+      typeof(bt) y = bt + (msn - b) ;
+      if (!y->m.uid) continue ;
+      memset(&sc.c, 0, sizeof(sc.c)) ;
+      sc.c.m = y->m ;
+      memcpy(sc.c.name, y->name, sizeof(sc.c.name)) ;
+      sc.c.m.name = sc.c.name ;
+      sc.c.cache = y->cache ;
+      sc.c.gotcache = y->got ;
+      sc.c.newsize = TERN_SIZE_UNKNOWN ;
+      sc.msn = msn ;
+      if (test(&sc, root)) (*f)(data, msn, &sc.c) ;
+      if (sc.c.newcache.len || sc.c.newsize != TERN_SIZE_UNKNOWN)
+      {
+        stralloc *full = &sc.c.newcache ;
+        size_t newlen = full->len ;
+        if (sc.c.gotcache && !stralloc_catb(full, sc.c.cache.s, sc.c.cache.len)) die_io("out-of-memory") ;
+        tern_store_cache_put(&S.st, y->m.uid, full->s, newlen ? full->len : 0, sc.c.newsize) ;
+      }
+      mctx_free(&sc.c) ;
+      stralloc_free(&sc.c.newcache) ;
+      stralloc_free(&y->cache) ;
+      sc.c.cache = (stralloc)STRALLOC_ZERO ;
+    }
+    free(bt) ;
+    tern_store_cache_flush(&S.st) ;
+  }
+  stralloc_free(&sc.scratch) ;
+  return 1 ;
+}
+
 /* ---- the command ---- */
 
 #define RET_MIN 0x01
@@ -448,20 +551,29 @@ static int test (sctx *sc, uint32_t i)
 #define RET_ALL 0x04
 #define RET_COUNT 0x08
 
+typedef struct hits_s hits_t ;
+struct hits_s
+{
+  genalloc v ;   /* uint32_t: UIDs or numbers */
+  uint64_t maxmodseq, minmodseq, lastmodseq ;
+} ;
+
+static void hit (void *data, uint32_t msn, mctx *c)
+{
+  hits_t *h = data ;
+  uint32_t v = S.uid ? c->m.uid : msn ;
+  if (!genalloc_append(uint32_t, &h->v, &v)) die_io("out-of-memory") ;
+  if (c->m.modseq > h->maxmodseq) h->maxmodseq = c->m.modseq ;
+  if (genalloc_len(uint32_t, &h->v) == 1) h->minmodseq = c->m.modseq ;
+  h->lastmodseq = c->m.modseq ;
+}
+
 void cmd_search (tern_imap_p *p)
 {
-  genalloc hits = GENALLOC_ZERO ;   /* uint32_t: UIDs or numbers */
+  hits_t hs = { .v = GENALLOC_ZERO, .maxmodseq = 0, .minmodseq = 0, .lastmodseq = 0 } ;
   uint32_t root ;
   unsigned int ret = 0 ;
-  int esearch = 0 ;
-  uint64_t maxmodseq = 0, minmodseq = 0, lastmodseq = 0 ;
-  sctx sc = { .scratch = STRALLOC_ZERO } ;
-  genalloc_setlen(node, &nodes, 0) ;
-  genalloc_setlen(tern_imap_range, &sets, 0) ;
-  strs.len = 0 ;
-  if (!stralloc_catb(&strs, "", 1)) die_io("out-of-memory") ;   /* offset 0: no field */
-  usedmodseq = 0 ;
-  memset(&sc.c, 0, sizeof(sc.c)) ;
+  int esearch = 0, r ;
   if (!tern_imap_p_sp(p)) goto bad ;
   {
     size_t save = p->pos ;
@@ -489,89 +601,14 @@ void cmd_search (tern_imap_p *p)
     }
     p->pos = save ;
     p->err = 0 ;
-    if (tern_imap_p_atom(p, &a, &n) && kw(a, n, "CHARSET"))
-    {
-      stralloc cs = STRALLOC_ZERO ;
-      if (!tern_imap_p_sp(p) || !tern_imap_p_astring(p, &cs) || !tern_imap_p_sp(p)) { stralloc_free(&cs) ; goto bad ; }
-      if (!kw(cs.s, cs.len, "UTF-8") && !kw(cs.s, cs.len, "US-ASCII") && !kw(cs.s, cs.len, "UTF8"))
-      {
-        stralloc_free(&cs) ;
-        o_tagged("NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset") ;
-        goto end ;
-      }
-      stralloc_free(&cs) ;
-    }
-    else { p->pos = save ; p->err = 0 ; }
   }
-  root = newnode(K_AND, 0) ;
-  if (!keylist(p, root, 0, 0) || !tern_imap_p_eol(p)) goto bad ;
-  order(root) ;
-  view_disk() ;
-
+  r = search_program(p, 0, &root) ;
+  if (r < 0) goto end ;
+  if (!r) goto bad ;
+  if (!search_scan(root, 0, &hit, &hs)) goto end ;
   {
-    uint32_t nv = view_count() ;
-    for (uint32_t b = 1 ; b <= nv ; b += 256)
-    {
-      uint32_t e = nv - b + 1 < 256 ? nv : b + 255 ;
-      /* a batch under one read transaction: records and cache entries */
-      struct { tern_msg m ; char name[512] ; stralloc cache ; int got ; } *bt = calloc(e - b + 1, sizeof(*bt)) ;
-      if (!bt) die_io("out-of-memory") ;
-      if (!tern_store_rbegin(&S.st)) { free(bt) ; o_nosys("read the mailbox index") ; goto end ; }
-      for (uint32_t msn = b ; msn <= e ; msn++)
-      {
-        char const *cd ;
-        size_t cl ;
-        typeof(bt) y = bt + (msn - b) ;
-        if (tern_store_get(&S.st, view_uid(msn), &y->m) != 1 || y->m.namelen >= sizeof(y->name)) { y->m.uid = 0 ; continue ; }
-        memcpy(y->name, y->m.name, y->m.namelen) ;
-        y->name[y->m.namelen] = 0 ;
-        y->m.name = y->name ;
-        if (N(root)->cost >= 1 && tern_store_cache_get(&S.st, y->m.uid, &cd, &cl) == 1)
-        {
-          if (!stralloc_catb(&y->cache, cd, cl)) die_io("out-of-memory") ;
-          y->got = 1 ;
-        }
-      }
-      tern_store_rend(&S.st) ;
-      for (uint32_t msn = b ; msn <= e ; msn++)
-      {
-        typeof(bt) y = bt + (msn - b) ;
-        if (!y->m.uid) continue ;
-        memset(&sc.c, 0, sizeof(sc.c)) ;
-        sc.c.m = y->m ;
-        memcpy(sc.c.name, y->name, sizeof(sc.c.name)) ;
-        sc.c.m.name = sc.c.name ;
-        sc.c.cache = y->cache ;
-        sc.c.gotcache = y->got ;
-        sc.c.newsize = TERN_SIZE_UNKNOWN ;
-        sc.msn = msn ;
-        if (test(&sc, root))
-        {
-          uint32_t v = S.uid ? y->m.uid : msn ;
-          if (!genalloc_append(uint32_t, &hits, &v)) die_io("out-of-memory") ;
-          if (y->m.modseq > maxmodseq) maxmodseq = y->m.modseq ;
-          if (genalloc_len(uint32_t, &hits) == 1) minmodseq = y->m.modseq ;
-          lastmodseq = y->m.modseq ;
-        }
-        if (sc.c.newcache.len || sc.c.newsize != TERN_SIZE_UNKNOWN)
-        {
-          stralloc *full = &sc.c.newcache ;
-          size_t newlen = full->len ;
-          if (sc.c.gotcache && !stralloc_catb(full, sc.c.cache.s, sc.c.cache.len)) die_io("out-of-memory") ;
-          tern_store_cache_put(&S.st, y->m.uid, full->s, newlen ? full->len : 0, sc.c.newsize) ;
-        }
-        mctx_free(&sc.c) ;
-        stralloc_free(&sc.c.newcache) ;
-        stralloc_free(&y->cache) ;
-        sc.c.cache = (stralloc)STRALLOC_ZERO ;
-      }
-      free(bt) ;
-      tern_store_cache_flush(&S.st) ;
-    }
-  }
-  {
-    size_t nh = genalloc_len(uint32_t, &hits) ;
-    uint32_t const *h = genalloc_s(uint32_t, &hits) ;
+    size_t nh = genalloc_len(uint32_t, &hs.v) ;
+    uint32_t const *h = genalloc_s(uint32_t, &hs.v) ;
     if (esearch)
     {
       /* RFC 4731 3.1: the ESEARCH response */
@@ -587,9 +624,9 @@ void cmd_search (tern_imap_p *p)
          of that message; else the highest of all */
       if (usedmodseq && nh)
       {
-        uint64_t ms = maxmodseq ;
+        uint64_t ms = hs.maxmodseq ;
         if (!(ret & (RET_ALL | RET_COUNT)))
-          ms = ret == RET_MIN ? minmodseq : ret == RET_MAX ? lastmodseq : minmodseq > lastmodseq ? minmodseq : lastmodseq ;
+          ms = ret == RET_MIN ? hs.minmodseq : ret == RET_MAX ? hs.lastmodseq : hs.minmodseq > hs.lastmodseq ? hs.minmodseq : hs.lastmodseq ;
         o_str(" MODSEQ ") ;
         o_num(ms) ;
       }
@@ -600,7 +637,7 @@ void cmd_search (tern_imap_p *p)
       o_str("* SEARCH") ;
       for (size_t i = 0 ; i < nh ; i++) { o_put(" ", 1) ; o_num(h[i]) ; }
       /* RFC 7162 3.1.5 */
-      if (usedmodseq && nh) { o_str(" (MODSEQ ") ; o_num(maxmodseq) ; o_put(")", 1) ; }
+      if (usedmodseq && nh) { o_str(" (MODSEQ ") ; o_num(hs.maxmodseq) ; o_put(")", 1) ; }
       o_str("\r\n") ;
     }
   }
@@ -611,6 +648,5 @@ void cmd_search (tern_imap_p *p)
  bad:
   o_bad(p, 0) ;
  end:
-  genalloc_free(uint32_t, &hits) ;
-  stralloc_free(&sc.scratch) ;
+  genalloc_free(uint32_t, &hs.v) ;
 }

@@ -144,6 +144,22 @@ extern uint64_t crlf_size (char const *, size_t) ;
 /* ---- fetch.c ---- */
 extern void fetch_flags_line (uint32_t, tern_msg const *, int) ;   /* "* n FETCH (FLAGS ...)" */
 
+/* ---- cmd-search.c: the search program, for SEARCH and SORT ---- */
+typedef void search_hit_func (void *, uint32_t, mctx *) ;   /* data, message number, the message */
+extern int search_program (tern_imap_p *, int, uint32_t *) ; /* 1; 0: BAD; -1: the NO was sent */
+extern int search_scan (uint32_t, int, search_hit_func *, void *) ;
+extern int search_usedmodseq (void) ;
+
+/* ---- cmd-sort.c: what SORT and THREAD share ---- */
+typedef struct env_it_s env_it ;
+struct env_it_s { int kind ; char const *s ; size_t len ; } ;   /* 0 NIL, 1 quoted, 2 literal, 3 list */
+extern int env_item (char const *, size_t, size_t *, env_it *, unsigned int) ;
+extern int env_field (char const *, size_t, unsigned int, env_it *) ;   /* item k of an ENVELOPE */
+extern void env_value (stralloc *, env_it const *) ;
+extern void base_subject (stralloc *, char const *, size_t) ;          /* RFC 5256 2.1, upper-cased */
+extern int64_t sent_date (mctx *) ;                                     /* RFC 5256 2.2 */
+extern int mctx_header (mctx *) ;                                       /* the header's cache fields, learnt if missing */
+
 /* ---- the commands ---- */
 
 typedef void cmd_func (tern_imap_p *) ;
@@ -151,7 +167,7 @@ extern cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_na
 extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe ;
 extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
 extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
-extern cmd_func cmd_idle ;
+extern cmd_func cmd_idle, cmd_sort ;
 extern void capabilities (void) ;
 extern void condstore_on (void) ;
 

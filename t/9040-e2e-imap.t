@@ -145,6 +145,10 @@ st.wait_mail(BOX, 1, sub="new")
 new = st.maildir_files(BOX, "new")
 t.is_(len(new), 1, "a second message delivered into new/ (the first was seen, it is in cur/)")
 uniq = os.path.basename(new[0]).split(":")[0] if new else "?"
+# deliver links the file into new/ first, then adds it to the uidlist
+# and the index: wait for the delivery to end (the queue to be empty),
+# not for the file
+st.wait_queue_empty()
 lines = uidlist()
 added = [l for l in lines[1:] if l not in before]
 t.is_(added, ["%d %s" % (uidnext1, uniq)], "deliver appended 'UID name' to tern-uidlist with UID %d, before any session saw it" % uidnext1)
