@@ -30,8 +30,17 @@ int env_item (char const *s, size_t len, size_t *pos, env_it *it, unsigned int d
   if (s[i] == '"')
   {
     size_t b = ++i ;
-    while (i < len && s[i] != '"') i += s[i] == '\\' ? 2 : 1 ;
-    if (i >= len) return 0 ;
+    for (;;)
+    {
+      /* the next quote not escaped: an even run of backslashes before it */
+      char const *q = memchr(s + i, '"', len - i) ;
+      size_t k ;
+      if (!q) return 0 ;
+      i = q - s ;
+      for (k = i ; k > b && s[k-1] == '\\' ; k--) ;
+      if (!((i - k) & 1)) break ;
+      i++ ;
+    }
     it->kind = 1 ; it->s = s + b ; it->len = i - b ;
     i++ ;
   }
@@ -65,15 +74,23 @@ int env_item (char const *s, size_t len, size_t *pos, env_it *it, unsigned int d
   return 1 ;
 }
 
-/* Item k of the envelope (0 date, 1 subject, 2 from, ... 9 message-id). */
+/* Items 0 to k of the envelope (0 date, 1 subject, 2 from, ... 9
+   message-id) into it[0..k], read as far as item k only. */
+int env_fields (char const *env, size_t len, unsigned int k, env_it *it)
+{
+  size_t pos = 1 ;
+  if (!len || env[0] != '(') return 0 ;
+  for (unsigned int i = 0 ; i <= k ; i++)
+    if (!env_item(env, len, &pos, it + i, 1)) return 0 ;
+  return 1 ;
+}
+
+/* Item k alone */
 int env_field (char const *env, size_t len, unsigned int k, env_it *it)
 {
-  size_t pos = 0 ;
-  env_it top ;
-  if (!env_item(env, len, &pos, &top, 0) || top.kind != 3) return 0 ;
-  pos = 0 ;
-  for (unsigned int i = 0 ; i <= k ; i++)
-    if (!env_item(top.s, top.len, &pos, it, 1)) return 0 ;
+  env_it v[10] ;
+  if (k >= 10 || !env_fields(env, len, k, v)) return 0 ;
+  *it = v[k] ;
   return 1 ;
 }
 
@@ -82,10 +99,14 @@ void env_value (stralloc *sa, env_it const *it)
 {
   if (it->kind == 1)
   {
-    for (size_t i = 0 ; i < it->len ; i++)
+    char const *q = it->s, *e = it->s + it->len ;
+    while (q < e)
     {
-      if (it->s[i] == '\\' && i + 1 < it->len) i++ ;
-      if (!stralloc_catb(sa, it->s + i, 1)) die_io("out-of-memory") ;
+      char const *bs = memchr(q, '\\', e - q) ;
+      if (!bs) bs = e ;
+      if (!stralloc_catb(sa, q, bs - q)) die_io("out-of-memory") ;
+      if (bs + 1 < e && !stralloc_catb(sa, bs + 1, 1)) die_io("out-of-memory") ;
+      q = bs + 2 ;
     }
   }
   else if (it->kind == 2 && !stralloc_catb(sa, it->s, it->len)) die_io("out-of-memory") ;
@@ -143,11 +164,14 @@ static size_t refwd (char const *s, size_t n)
 }
 
 /* The base subject (RFC 5256 2.1) of a decoded subject, upper-cased,
-   appended to sa. Linear: a run of blobs is looked at a bounded number
-   of times (the shortcut of step 4 below). */
-void base_subject (stralloc *sa, char const *subj, size_t len)
+   appended to sa; 1 when it was a reply or a forward (a subj-refwd, a
+   "(fwd)" or a "[fwd: ...]" removed: THREAD's step 6), else 0.
+   Linear: a run of blobs is looked at a bounded number of times (the
+   shortcut of step 4 below). */
+int base_subject (stralloc *sa, char const *subj, size_t len)
 {
   size_t start = sa->len ;
+  int reply = 0 ;
   char *s ;
   size_t n ;
   /* (1) WSP runs, folding included, as one SP */
@@ -167,7 +191,7 @@ void base_subject (stralloc *sa, char const *subj, size_t len)
     for (;;)
     {
       if (n && s[n-1] == ' ') n-- ;
-      else if (n >= 5 && !memcmp(s + n - 5, "(FWD)", 5)) n -= 5 ;
+      else if (n >= 5 && !memcmp(s + n - 5, "(FWD)", 5)) { n -= 5 ; reply = 1 ; }
       else break ;
     }
     for (;;)
@@ -181,7 +205,7 @@ void base_subject (stralloc *sa, char const *subj, size_t len)
         for (i = 0 ; (k = blob(s + i, n - i)) ; i += k) ;
         k = refwd(s + i, n - i) ;
         if (!k) break ;
-        s += i + k ; n -= i + k ; changed = 1 ;
+        s += i + k ; n -= i + k ; changed = 1 ; reply = 1 ;
       }
       /* (4) a leading subj-blob goes when something is left after it.
          Step 3 then fails on the blobs that follow for the same reason,
@@ -193,11 +217,12 @@ void base_subject (stralloc *sa, char const *subj, size_t len)
       if (!changed) break ;
     }
     /* (6) subj-fwd-hdr "[fwd:" and subj-fwd-trl "]" */
-    if (n >= 6 && !memcmp(s, "[FWD:", 5) && s[n-1] == ']') { s += 5 ; n -= 6 ; continue ; }
+    if (n >= 6 && !memcmp(s, "[FWD:", 5) && s[n-1] == ']') { s += 5 ; n -= 6 ; reply = 1 ; continue ; }
     break ;
   }
   memmove(sa->s + start, s, n) ;
   sa->len = start + n ;
+  return reply ;
 }
 
 /* RFC 5256 2.2: the Date: field in UTC, else the INTERNALDATE */

@@ -485,7 +485,7 @@ static command const commands[] =
   { "SELECT", &do_later }, { "EXAMINE", &do_later }, { "CREATE", &do_later }, { "DELETE", &do_later },
   { "RENAME", &do_later }, { "SUBSCRIBE", &do_later }, { "UNSUBSCRIBE", &do_later }, { "LIST", &do_later },
   { "LSUB", &do_later }, { "STATUS", &do_later }, { "APPEND", &do_later }, { "CHECK", &do_later },
-  { "CLOSE", &do_later }, { "EXPUNGE", &do_later }, { "SEARCH", &do_later }, { "SORT", &do_later }, { "FETCH", &do_later },
+  { "CLOSE", &do_later }, { "EXPUNGE", &do_later }, { "SEARCH", &do_later }, { "SORT", &do_later }, { "THREAD", &do_later }, { "FETCH", &do_later },
   { "STORE", &do_later }, { "COPY", &do_later }, { "MOVE", &do_later }, { "UID", &do_later },
   { "IDLE", &do_later }, { "NAMESPACE", &do_later }, { "ENABLE", &do_later }, { "UNSELECT", &do_later },
   { 0, 0 }

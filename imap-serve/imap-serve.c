@@ -599,7 +599,7 @@ void condstore_on (void)
 void capabilities (void)
 {
   o_str("IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
-        " SPECIAL-USE CREATE-SPECIAL-USE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT") ;
+        " SPECIAL-USE CREATE-SPECIAL-USE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -727,6 +727,7 @@ static command const commands[] =
   { "STORE", &cmd_store, ST_SEL | UIDOK },
   { "SEARCH", &cmd_search, ST_SEL | UIDOK },
   { "SORT", &cmd_sort, ST_SEL | UIDOK },
+  { "THREAD", &cmd_thread, ST_SEL | UIDOK },
   { "NOOP", &cmd_noop, ST_AUTH },
   { "IDLE", &cmd_idle, ST_AUTH },
   { "SELECT", &cmd_select, ST_AUTH },

@@ -138,6 +138,7 @@ extern int mctx_map (mctx *) ;
 extern int mctx_parse (mctx *, int) ;
 extern void mctx_learn_header (mctx *) ;
 extern void mctx_learn_struct (mctx *) ;
+extern int mctx_references (mctx *, char const **, size_t *) ;
 extern void mctx_free (mctx *) ;
 extern uint64_t crlf_size (char const *, size_t) ;
 
@@ -154,9 +155,10 @@ extern int search_usedmodseq (void) ;
 typedef struct env_it_s env_it ;
 struct env_it_s { int kind ; char const *s ; size_t len ; } ;   /* 0 NIL, 1 quoted, 2 literal, 3 list */
 extern int env_item (char const *, size_t, size_t *, env_it *, unsigned int) ;
+extern int env_fields (char const *, size_t, unsigned int, env_it *) ;  /* items 0..k of an ENVELOPE */
 extern int env_field (char const *, size_t, unsigned int, env_it *) ;   /* item k of an ENVELOPE */
 extern void env_value (stralloc *, env_it const *) ;
-extern void base_subject (stralloc *, char const *, size_t) ;          /* RFC 5256 2.1, upper-cased */
+extern int base_subject (stralloc *, char const *, size_t) ;           /* RFC 5256 2.1, upper-cased; 1: a reply */
 extern int64_t sent_date (mctx *) ;                                     /* RFC 5256 2.2 */
 extern int mctx_header (mctx *) ;                                       /* the header's cache fields, learnt if missing */
 
@@ -167,7 +169,7 @@ extern cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_na
 extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe ;
 extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
 extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
-extern cmd_func cmd_idle, cmd_sort ;
+extern cmd_func cmd_idle, cmd_sort, cmd_thread ;
 extern void capabilities (void) ;
 extern void condstore_on (void) ;
 

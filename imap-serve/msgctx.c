@@ -119,7 +119,21 @@ void mctx_learn_header (mctx *c)
       cache_add(c, TERN_C_DATE, (char const *)&local, 8) ;
     }
   }
+  mctx_references(c, &d, &n) ;
   stralloc_free(&sa) ;
+}
+
+/* The References: field (THREAD REFERENCES), from the cache, else from
+   the header (parsed if it is not yet: entries older than the field). */
+int mctx_references (mctx *c, char const **d, size_t *n)
+{
+  tern_mime_part const *top ;
+  if (mctx_field(c, TERN_C_REFERENCES, d, n)) return 1 ;
+  if (!mctx_parse(c, 1)) return 0 ;
+  top = tern_mime_getpart(&c->mime, 0) ;
+  if (!tern_hdr_find(c->map + top->hdr, top->hdrlen, "References", 0, d, n)) *n = 0 ;
+  cache_add(c, TERN_C_REFERENCES, *d, *n) ;
+  return mctx_field(c, TERN_C_REFERENCES, d, n) ;
 }
 
 void mctx_learn_struct (mctx *c)

@@ -171,6 +171,7 @@ extern int tern_store_keyword_find (tern_store const *, char const *, size_t) ;
 #define TERN_C_CC 'C'
 #define TERN_C_BCC 'c'
 #define TERN_C_DATE 'D'         /* 8 octets, the Date: field in seconds (or absent) */
+#define TERN_C_REFERENCES 'R'   /* the References: field as in the message, empty if none (THREAD) */
 extern int tern_store_cache_get (tern_store *, uint32_t, char const **, size_t *) ;
 /* One field of an entry: 1 with *data and *len, or 0. */
 extern int tern_store_cache_field (char const *, size_t, char, char const **, size_t *) ;
