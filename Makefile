@@ -68,7 +68,7 @@ LIBS_pop3-serve := $(STORELIBS)
 # static dlopen, which wants the glibc tern was built against: rebuild tern
 # after a glibc upgrade (a charset iconv cannot open is read as UTF-8 where
 # valid, else replaced: never an error).
-LIBS_imap-serve := $(STORELIBS) -lpthread
+LIBS_imap-serve := $(STORELIBS) -lz -lpthread
 LIBS_mailbox-check := $(STORELIBS)
 LIBS_mailuser := -lcrypt -llmdb -lunistring -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet

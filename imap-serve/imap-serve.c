@@ -36,6 +36,10 @@
 #include <skalibs/env.h>
 
 #include "imap-serve.h"
+/* zlib's free_func is skalibs' too: zlib's under another name */
+#define free_func zlib_free_func
+#include <zlib.h>
+#undef free_func
 
 #define USAGE "imap-serve [ maildir ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -56,16 +60,28 @@ void die_io (char const *reason)
   _exit(0) ;
 }
 
-void o_flush (void)
+/* ---- COMPRESS=DEFLATE (RFC 4978): raw deflate both ways once the
+   command's OK is out; each flush of ours ends with a sync flush, so that
+   the client can read all we wrote ---- */
+
+static char ibuf[65536] ;                 /* input (after inflate), read by the functions under "input" below */
+static size_t ipos = 0, ilen = 0 ;
+static int zon = 0 ;
+static z_stream zo, zi ;
+static char zbuf[16384] ;                 /* compressed output, written as it fills */
+static char zin[16384] ;                  /* compressed input */
+static size_t zinpos = 0, zinlen = 0 ;
+static int zmore = 0 ;                    /* inflate filled its output: it may have more */
+
+static void rawwrite (char const *s, size_t n)
 {
   size_t w = 0 ;
-  if (olen > ohigh) ohigh = olen ;
   tain d ;
   tain_now_g() ;
   tain_addsec_g(&d, S.timeout) ;
-  while (w < olen)
+  while (w < n)
   {
-    ssize_t r = write(1, obuf + w, olen - w) ;
+    ssize_t r = write(1, s + w, n - w) ;
     if (r > 0) { w += r ; continue ; }
     if (r < 0 && errno == EINTR) continue ;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -78,7 +94,81 @@ void o_flush (void)
     }
     die_io("write-failed") ;
   }
+}
+
+void o_flush (void)
+{
+  if (olen > ohigh) ohigh = olen ;
+  if (!zon) rawwrite(obuf, olen) ;
+  else if (olen)
+  {
+    zo.next_in = (unsigned char *)obuf ;
+    zo.avail_in = olen ;
+    do
+    {
+      zo.next_out = (unsigned char *)zbuf ;
+      zo.avail_out = sizeof(zbuf) ;
+      if (deflate(&zo, Z_SYNC_FLUSH) == Z_STREAM_ERROR) die_io("deflate-failed") ;
+      rawwrite(zbuf, sizeof(zbuf) - zo.avail_out) ;
+    } while (!zo.avail_out) ;
+  }
   olen = 0 ;
+}
+
+/* read(2) of fd 0, or of what the client's deflate stream says */
+static ssize_t in_read (char *buf, size_t n)
+{
+  if (!zon) return read(0, buf, n) ;
+  for (;;)
+  {
+    if (zinpos < zinlen || zmore)
+    {
+      int r ;
+      zi.next_in = (unsigned char *)zin + zinpos ;
+      zi.avail_in = zinlen - zinpos ;
+      zi.next_out = (unsigned char *)buf ;
+      zi.avail_out = n ;
+      r = inflate(&zi, Z_SYNC_FLUSH) ;
+      if (r == Z_STREAM_END) return 0 ;
+      if (r != Z_OK && r != Z_BUF_ERROR) die_io("inflate-failed") ;
+      zinpos = zinlen - zi.avail_in ;
+      zmore = !zi.avail_out ;
+      if (zi.avail_out < n) return n - zi.avail_out ;
+      if (zinpos < zinlen) continue ;
+    }
+    {
+      ssize_t r = read(0, zin, sizeof(zin)) ;
+      if (r <= 0) return r ;
+      zinpos = 0 ;
+      zinlen = r ;
+    }
+  }
+}
+
+void cmd_compress (tern_imap_p *p)
+{
+  char const *a ;
+  size_t n ;
+  if (!tern_imap_p_sp(p) || !tern_imap_p_atom(p, &a, &n) || !tern_imap_p_eol(p)) { o_bad(p, 0) ; return ; }
+  if (n != 7 || strncasecmp(a, "DEFLATE", 7)) { o_bad(0, "Unknown compression mechanism") ; return ; }
+  if (zon) { o_tagged("NO [COMPRESSIONACTIVE] DEFLATE is active already") ; return ; }
+  /* a smaller window and hash than zlib's defaults: 64 KiB of state, not
+     256 (any inflater reads it); the client's stream may use 32 KiB */
+  if (deflateInit2(&zo, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -13, 6, Z_DEFAULT_STRATEGY) != Z_OK
+   || inflateInit2(&zi, -15) != Z_OK)
+  {
+    o_tagged("NO [SERVERBUG] Cannot start compression") ;
+    return ;
+  }
+  o_tagged("OK DEFLATE active") ;
+  o_flush() ;
+  /* what came after the command is compressed already */
+  if (ilen - ipos > sizeof(zin)) die_io("compress-pipelined") ;
+  memcpy(zin, ibuf + ipos, ilen - ipos) ;
+  zinpos = 0 ;
+  zinlen = ilen - ipos ;
+  ilen = ipos ;
+  zon = 1 ;
 }
 
 void o_put (char const *s, size_t n)
@@ -200,9 +290,7 @@ void o_uidset (uint32_t const *u, size_t n)
 
 /* ---- input: buffered, every line with a deadline ---- */
 
-static char ibuf[65536] ;
 #define IDLESOON 1   /* seconds without a command before the index is unmapped */
-static size_t ipos = 0, ilen = 0 ;
 
 /* Going idle (waiting for the next command, maybe for 30 minutes): the
    memory a big command used goes back to the kernel, so that an idle
@@ -240,7 +328,7 @@ static void net_fill (tain const *deadline, int idle)
   {
     iopause_fd x = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
     tain d = *deadline ;
-    ssize_t r = read(0, ibuf + ilen, sizeof(ibuf) - ilen) ;
+    ssize_t r = in_read(ibuf + ilen, sizeof(ibuf) - ilen) ;
     if (r > 0) { ilen += r ; return ; }
     if (!r) die_io("disconnect") ;
     if (errno == EINTR) continue ;
@@ -270,7 +358,7 @@ static void net_fill (tain const *deadline, int idle)
   }
 }
 
-int imap_input_pending (void) { return ipos < ilen ; }
+int imap_input_pending (void) { return ipos < ilen || zinpos < zinlen || zmore ; }
 
 /* IDLE: waits for input (1), for fd to be readable (2), or for the
    deadline (0); what we owe the client is written first. */
@@ -278,7 +366,7 @@ int imap_wait (int fd, tain const *deadline)
 {
   iopause_fd x[2] = { { .fd = 0, .events = IOPAUSE_READ }, { .fd = fd, .events = IOPAUSE_READ } } ;
   int r ;
-  if (ipos < ilen) return 1 ;
+  if (ipos < ilen || zmore || zinpos < zinlen) return 1 ;
   o_flush() ;
   trim_idle() ;
   if (S.selected) tern_store_unmap_pages(&S.st) ;
@@ -599,7 +687,7 @@ void condstore_on (void)
 void capabilities (void)
 {
   o_str("IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
-        " SPECIAL-USE CREATE-SPECIAL-USE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES") ;
+        " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -742,6 +830,7 @@ static command const commands[] =
   { "UNSELECT", &cmd_unselect, ST_SEL },
   { "CHECK", &cmd_check, ST_SEL },
   { "CAPABILITY", &cmd_capability, ST_AUTH },
+  { "COMPRESS", &cmd_compress, ST_AUTH },
   { "LOGOUT", &cmd_logout, ST_AUTH },
   { "ID", &cmd_id, ST_AUTH },
   { "ENABLE", &cmd_enable, ST_AUTH },

@@ -134,6 +134,8 @@ else:
 
     rc, out, sent = mbsync()
     t.ok(rc == 0, "mbsync, first run: exit 0", out[-3000:])
+    t.ok(any(re.match(r"\d+ COMPRESS DEFLATE$", x) for x in sent),
+         "mbsync finds COMPRESS=DEFLATE advertised and uses it (RFC 4978)", [x for x in sent if "COMPRESS" in x or "LOGIN" in x])
     srv, loc = trees()
     t.ok(len(srv["INBOX"]) == 4 and len(srv["Work"]) == 3, "the server has the local messages too (4 in INBOX, 3 in Work)", (len(srv["INBOX"]), len(srv["Work"])))
     t.ok(any(b"<l1@clients.test>" in m for m, _ in srv["INBOX"]) and any(b"<l2@clients.test>" in m for m, _ in srv["Work"])
