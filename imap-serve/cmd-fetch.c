@@ -25,7 +25,7 @@
 
 #define BATCH 256
 
-enum { I_FLAGS, I_UID, I_INTERNALDATE, I_SIZE, I_ENVELOPE, I_BODY, I_BODYSTRUCTURE, I_MODSEQ, I_SECTION } ;
+enum { I_FLAGS, I_UID, I_INTERNALDATE, I_SAVEDATE, I_SIZE, I_ENVELOPE, I_BODY, I_BODYSTRUCTURE, I_MODSEQ, I_SECTION } ;
 
 #define PATHMAX 64
 
@@ -166,6 +166,7 @@ static int parse_att (tern_imap_p *p)
   if (kw(w, n, "FLAGS")) return add_simple(I_FLAGS, "FLAGS") ;
   if (kw(w, n, "UID")) return add_simple(I_UID, "UID") ;
   if (kw(w, n, "INTERNALDATE")) return add_simple(I_INTERNALDATE, "INTERNALDATE") ;
+  if (kw(w, n, "SAVEDATE")) return add_simple(I_SAVEDATE, "SAVEDATE") ;   /* RFC 8514 */
   if (kw(w, n, "RFC822.SIZE")) { need |= NEED_SIZE ; return add_simple(I_SIZE, "RFC822.SIZE") ; }
   if (kw(w, n, "ENVELOPE")) { need |= NEED_HDR ; return add_simple(I_ENVELOPE, "ENVELOPE") ; }
   if (kw(w, n, "BODYSTRUCTURE")) { need |= NEED_STRUCT ; return add_simple(I_BODYSTRUCTURE, "BODYSTRUCTURE") ; }
@@ -303,10 +304,11 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
       case I_UID : o_num(c->m.uid) ; uiddone = 1 ; break ;
       case I_MODSEQ : o_put("(", 1) ; o_num(c->m.modseq) ; o_put(")", 1) ; modseqdone = 1 ; break ;
       case I_INTERNALDATE :
+      case I_SAVEDATE :
       {
         char b[TERN_IMAP_DATETIME_LEN + 2] ;
         b[0] = '"' ;
-        tern_imap_datetime_fmt(b + 1, c->m.internaldate, 0) ;
+        tern_imap_datetime_fmt(b + 1, x->kind == I_SAVEDATE ? c->m.savedate : c->m.internaldate, 0) ;
         b[TERN_IMAP_DATETIME_LEN + 1] = '"' ;
         o_put(b, sizeof(b)) ;
         break ;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/genalloc.h>
 #include <skalibs/strerr.h>
@@ -24,7 +25,8 @@ enum
 {
   K_ALL, K_AND, K_OR, K_NOT, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NEW, K_OLD, K_RECENT,
   K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
-  K_UID, K_SEQ, K_HEADER, K_CACHED, K_BODY, K_TEXT, K_MODSEQ, K_NONE
+  K_UID, K_SEQ, K_HEADER, K_CACHED, K_BODY, K_TEXT, K_MODSEQ, K_OLDER, K_YOUNGER,
+  K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE, K_NONE
 } ;
 
 typedef struct node_s node ;
@@ -208,6 +210,35 @@ static int key (tern_imap_p *p, uint32_t *out, unsigned int depth)
     N(i)->n = v ;
     return 1 ;
   }
+  else if (kw(a, n, "OLDER") || kw(a, n, "YOUNGER"))
+  {
+    /* RFC 5032: INTERNALDATE more than, or at most, that many seconds ago */
+    uint32_t v ;
+    i = newnode(n == 5 ? K_OLDER : K_YOUNGER, 0) ;
+    if (i == NONE) { p->err = "Too many search keys" ; return 0 ; }
+    *out = i ;
+    if (!tern_imap_p_sp(p) || !tern_imap_p_nznumber(p, &v)) return 0 ;
+    N(i)->n = (uint64_t)(time(0) - (int64_t)v) ;
+    return 1 ;
+  }
+  else if (kw(a, n, "SAVEDATESUPPORTED"))
+  {
+    /* RFC 8514 4: every folder here has save dates */
+    i = newnode(K_ALL, 0) ;
+    if (i == NONE) { p->err = "Too many search keys" ; return 0 ; }
+    *out = i ;
+    return 1 ;
+  }
+  else if (kw(a, n, "SAVEDBEFORE") || kw(a, n, "SAVEDON") || kw(a, n, "SAVEDSINCE"))
+  {
+    int64_t t ;
+    i = newnode(kw(a, n, "SAVEDBEFORE") ? K_SAVEDBEFORE : kw(a, n, "SAVEDON") ? K_SAVEDON : K_SAVEDSINCE, 0) ;
+    if (i == NONE) { p->err = "Too many search keys" ; return 0 ; }
+    *out = i ;
+    if (!tern_imap_p_sp(p) || !tern_imap_p_date(p, &t)) return 0 ;
+    N(i)->n = (uint64_t)(t / 86400) ;
+    return 1 ;
+  }
   else if (kw(a, n, "BEFORE") || kw(a, n, "ON") || kw(a, n, "SINCE")
         || kw(a, n, "SENTBEFORE") || kw(a, n, "SENTON") || kw(a, n, "SENTSINCE"))
   {
@@ -382,6 +413,11 @@ static int test (sctx *sc, uint32_t i)
     case K_BEFORE : return day(m->internaldate) < (int64_t)x->n ;
     case K_ON : return day(m->internaldate) == (int64_t)x->n ;
     case K_SINCE : return day(m->internaldate) >= (int64_t)x->n ;
+    case K_OLDER : return m->internaldate < (int64_t)x->n ;
+    case K_YOUNGER : return m->internaldate >= (int64_t)x->n ;
+    case K_SAVEDBEFORE : return day(m->savedate) < (int64_t)x->n ;
+    case K_SAVEDON : return day(m->savedate) == (int64_t)x->n ;
+    case K_SAVEDSINCE : return day(m->savedate) >= (int64_t)x->n ;
     case K_UID : return in_set(m->uid, x->set, x->nset, view_count() ? view_uid(view_count()) : 0) ;
     case K_SEQ : return in_set(sc->msn, x->set, x->nset, view_count()) ;
     case K_MODSEQ : return m->modseq >= x->n ;
