@@ -359,14 +359,14 @@ void cmd_fetch (tern_imap_p *p)
 {
   genalloc ranges = GENALLOC_ZERO, uids = GENALLOC_ZERO, seen = GENALLOC_ZERO ;
   uint64_t changedsince = 0 ;
-  int vanished = 0, missing = 0 ;
+  int vanished = 0, missing = 0, dollar ;
   mctx *batch = 0 ;
   size_t nu ;
   genalloc_setlen(item, &items, 0) ;
   labels.len = 0 ;
   fieldnames.len = 0 ;
   need = 0 ;
-  if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, 0) || !tern_imap_p_sp(p)) goto bad ;
+  if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, &dollar) || !tern_imap_p_sp(p)) goto bad ;
   if (tern_imap_p_peek(p) == '(')
   {
     tern_imap_p_char(p, '(') ;
@@ -425,7 +425,7 @@ void cmd_fetch (tern_imap_p *p)
     if (vanished && !changedsince) { p->err = "VANISHED needs CHANGEDSINCE" ; goto bad ; }
   }
   if (!tern_imap_p_eol(p)) goto bad ;
-  if (!view_set(&ranges, S.uid, &uids)) goto end ;
+  if (!view_set_or_saved(&ranges, dollar, S.uid, &uids)) goto end ;
   view_disk() ;
   if (vanished) view_vanished(changedsince, &ranges, 1) ;
   nu = genalloc_len(uint32_t, &uids) ;

@@ -26,7 +26,7 @@ enum
   K_ALL, K_AND, K_OR, K_NOT, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NEW, K_OLD, K_RECENT,
   K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
   K_UID, K_SEQ, K_HEADER, K_CACHED, K_BODY, K_TEXT, K_MODSEQ, K_OLDER, K_YOUNGER,
-  K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE, K_NONE
+  K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE, K_DOLLAR, K_NONE
 } ;
 
 typedef struct node_s node ;
@@ -129,8 +129,7 @@ static int key (tern_imap_p *p, uint32_t *out, unsigned int depth)
     genalloc r = GENALLOC_ZERO ;
     int dollar ;
     if (!tern_imap_p_seqset(p, &r, &dollar)) { genalloc_free(tern_imap_range, &r) ; return 0 ; }
-    if (dollar) { genalloc_free(tern_imap_range, &r) ; p->err = "$ (SEARCHRES) is not supported" ; return 0 ; }
-    i = newnode(K_SEQ, 0) ;
+    i = newnode(dollar ? K_DOLLAR : K_SEQ, 0) ;
     if (i == NONE) { genalloc_free(tern_imap_range, &r) ; p->err = "Too many search keys" ; return 0 ; }
     N(i)->set = genalloc_len(tern_imap_range, &sets) ;
     N(i)->nset = genalloc_len(tern_imap_range, &r) ;
@@ -255,10 +254,12 @@ static int key (tern_imap_p *p, uint32_t *out, unsigned int depth)
   else if (kw(a, n, "UID"))
   {
     genalloc r = GENALLOC_ZERO ;
+    int dollar ;
     i = newnode(K_UID, 0) ;
     if (i == NONE) { p->err = "Too many search keys" ; return 0 ; }
     *out = i ;
-    if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &r, 0)) { genalloc_free(tern_imap_range, &r) ; return 0 ; }
+    if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &r, &dollar)) { genalloc_free(tern_imap_range, &r) ; return 0 ; }
+    if (dollar) N(i)->kind = K_DOLLAR ;   /* "UID $" is "$" (RFC 5182 2.1) */
     N(i)->set = genalloc_len(tern_imap_range, &sets) ;
     N(i)->nset = genalloc_len(tern_imap_range, &r) ;
     if (!stralloc_catb((stralloc *)&sets, (char const *)genalloc_s(tern_imap_range, &r), N(i)->nset * sizeof(tern_imap_range))) die_io("out-of-memory") ;
@@ -421,6 +422,18 @@ static int test (sctx *sc, uint32_t i)
     case K_UID : return in_set(m->uid, x->set, x->nset, view_count() ? view_uid(view_count()) : 0) ;
     case K_SEQ : return in_set(sc->msn, x->set, x->nset, view_count()) ;
     case K_MODSEQ : return m->modseq >= x->n ;
+    case K_DOLLAR :
+    {
+      /* the result saved before this command (RFC 5182 2.1) */
+      uint32_t const *u = genalloc_s(uint32_t, &S.saved) ;
+      size_t lo = 0, hi = genalloc_len(uint32_t, &S.saved) ;
+      while (lo < hi)
+      {
+        size_t mid = (lo + hi) / 2 ;
+        if (u[mid] < m->uid) lo = mid + 1 ; else hi = mid ;
+      }
+      return lo < genalloc_len(uint32_t, &S.saved) && u[lo] == m->uid ;
+    }
     case K_SENTBEFORE :
     case K_SENTON :
     case K_SENTSINCE :
@@ -586,6 +599,7 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
 #define RET_MAX 0x02
 #define RET_ALL 0x04
 #define RET_COUNT 0x08
+#define RET_SAVE 0x10
 
 typedef struct hits_s hits_t ;
 struct hits_s
@@ -627,6 +641,7 @@ void cmd_search (tern_imap_p *p)
         else if (kw(a, n, "MAX")) ret |= RET_MAX ;
         else if (kw(a, n, "ALL")) ret |= RET_ALL ;
         else if (kw(a, n, "COUNT")) ret |= RET_COUNT ;
+        else if (kw(a, n, "SAVE")) ret |= RET_SAVE ;
         else { p->err = "Unknown RETURN option" ; goto bad ; }
         if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
       }
@@ -639,13 +654,28 @@ void cmd_search (tern_imap_p *p)
     p->err = 0 ;
   }
   r = search_program(p, 0, &root) ;
-  if (r < 0) goto end ;
+  if (r < 0) goto fail ;
   if (!r) goto bad ;
-  if (!search_scan(root, 0, &hit, &hs)) goto end ;
+  if (!search_scan(root, 0, &hit, &hs)) goto fail ;
   {
     size_t nh = genalloc_len(uint32_t, &hs.v) ;
     uint32_t const *h = genalloc_s(uint32_t, &hs.v) ;
-    if (esearch)
+    if (ret & RET_SAVE)
+    {
+      /* RFC 5182 2.4: with MIN or MAX and neither ALL nor COUNT, those
+         are saved; else the whole result; as UIDs, in order */
+      genalloc_setlen(uint32_t, &S.saved, 0) ;
+      for (size_t i = 0 ; i < nh ; i++)
+      {
+        uint32_t u = S.uid ? h[i] : view_uid(h[i]) ;
+        if (!(ret & (RET_ALL | RET_COUNT)) && (ret & (RET_MIN | RET_MAX))
+         && !((ret & RET_MIN && !i) || (ret & RET_MAX && i == nh - 1))) continue ;
+        if (!genalloc_append(uint32_t, &S.saved, &u)) die_io("out-of-memory") ;
+      }
+      ret &= ~RET_SAVE ;
+    }
+    if (esearch && !ret) ;   /* RETURN (SAVE): no ESEARCH response */
+    else if (esearch)
     {
       /* RFC 4731 3.1: the ESEARCH response */
       o_str("* ESEARCH (TAG ") ;
@@ -683,6 +713,9 @@ void cmd_search (tern_imap_p *p)
   goto end ;
  bad:
   o_bad(p, 0) ;
+ fail:
+  /* RFC 5182 2.1: a SEARCH that fails saves an empty result */
+  if (ret & RET_SAVE) genalloc_setlen(uint32_t, &S.saved, 0) ;
  end:
   genalloc_free(uint32_t, &hs.v) ;
 }

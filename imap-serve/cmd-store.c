@@ -50,10 +50,10 @@ void cmd_store (tern_imap_p *p)
   uint64_t unchangedsince = UINT64_MAX, ms = 0 ;
   uint32_t flags = 0, kws = 0 ;
   unsigned int op ;
-  int silent = 0, paren = 0 ;
+  int silent = 0, paren = 0, dollar ;
   char const *a ;
   size_t n ;
-  if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, 0) || !tern_imap_p_sp(p)) goto bad ;
+  if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, &dollar) || !tern_imap_p_sp(p)) goto bad ;
   if (tern_imap_p_peek(p) == '(')
   {
     tern_imap_p_char(p, '(') ;
@@ -90,7 +90,7 @@ void cmd_store (tern_imap_p *p)
   }
   if (paren && !tern_imap_p_char(p, ')')) goto bad ;
   if (!tern_imap_p_eol(p)) goto bad ;
-  if (!view_set(&ranges, S.uid, &uids)) goto end ;
+  if (!view_set_or_saved(&ranges, dollar, S.uid, &uids)) goto end ;
   view_disk() ;
   /* a new keyword: the client learns it before a FETCH shows it */
   view_announce_flags(0) ;
@@ -156,13 +156,13 @@ static void do_copy (tern_imap_p *p, int move)
   tern_store dst = TERN_STORE_ZERO, *dp = &dst ;
   tern_store_info in ;
   uint32_t *nu = 0 ;
-  int same = 0 ;
-  if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, 0) || !tern_imap_p_sp(p) || !mailbox_arg(p, &name) || !tern_imap_p_eol(p))
+  int same = 0, dollar ;
+  if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, &dollar) || !tern_imap_p_sp(p) || !mailbox_arg(p, &name) || !tern_imap_p_eol(p))
   {
     o_bad(p, 0) ;
     goto end ;
   }
-  if (!view_set(&ranges, S.uid, &uids)) goto end ;
+  if (!view_set_or_saved(&ranges, dollar, S.uid, &uids)) goto end ;
   view_disk() ;
   if (move && S.readonly) { o_tagged("NO [READ-ONLY] The mailbox is read-only") ; goto end ; }
   same = name.len == S.mbox.len && !memcmp(name.s, S.mbox.s, name.len) ;
@@ -231,15 +231,16 @@ void cmd_move (tern_imap_p *p) { do_copy(p, 1) ; }
 void cmd_expunge (tern_imap_p *p)
 {
   genalloc ranges = GENALLOC_ZERO, uids = GENALLOC_ZERO, del = GENALLOC_ZERO ;
+  int dollar = 0 ;
   if (S.uid)
   {
     /* UID EXPUNGE set (RFC 4315 2.1) */
-    if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, 0)) { o_bad(p, 0) ; goto end ; }
+    if (!tern_imap_p_sp(p) || !tern_imap_p_seqset(p, &ranges, &dollar)) { o_bad(p, 0) ; goto end ; }
   }
   if (!tern_imap_p_eol(p)) { o_bad(p, 0) ; goto end ; }
   if (S.readonly) { o_tagged("NO [READ-ONLY] The mailbox is read-only") ; goto end ; }
   view_disk() ;
-  if (S.uid) { if (!view_set(&ranges, 1, &uids)) goto end ; }
+  if (S.uid) { if (!view_set_or_saved(&ranges, dollar, 1, &uids)) goto end ; }
   else view_all(&uids) ;
   if (tern_store_rbegin(&S.st))
   {

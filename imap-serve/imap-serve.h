@@ -47,6 +47,7 @@ struct sess_s
   genalloc pendexp ;           /* uint32_t: expunged, not reported yet (none while FETCH, STORE, SEARCH run) */
   genalloc own ;               /* own_change: changes this session reported itself */
   unsigned int nkw ;           /* keywords the client was told of (FLAGS) */
+  genalloc saved ;             /* uint32_t, sorted: SEARCHRES's "$" (RFC 5182), as UIDs */
   int watchfd ;                /* tern_store_watch's, or -1 */
   unsigned int bad ;
   /* the command being run */
@@ -89,6 +90,9 @@ extern void view_announce_flags (int) ;                 /* FLAGS and PERMANENTFL
 /* A sequence-set of the command (message numbers, or UIDs when uid is
    set) as the sorted UIDs of the view it names: 1, or 0 after a BAD. */
 extern int view_set (genalloc const *, int, genalloc *) ;
+/* "$" (RFC 5182): the saved UIDs still in the view; and the choice of the two */
+extern void view_saved (genalloc *) ;
+extern int view_set_or_saved (genalloc const *, int, int, genalloc *) ;
 extern void view_own (uint32_t const *, size_t, uint64_t) ;
 /* QRESYNC (RFC 7162 3.2.5.2, 3.2.6): "* VANISHED (EARLIER)" for what was
    expunged since modseq among the UIDs of known (all when empty), and

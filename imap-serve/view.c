@@ -193,6 +193,23 @@ static int u32cmp (void const *a, void const *b)
   return x < y ? -1 : x > y ;
 }
 
+void view_saved (genalloc *out)
+{
+  genalloc_setlen(uint32_t, out, 0) ;
+  for (size_t i = 0 ; i < genalloc_len(uint32_t, &S.saved) ; i++)
+  {
+    uint32_t u = genalloc_s(uint32_t, &S.saved)[i] ;
+    if (view_msn(u) && !genalloc_append(uint32_t, out, &u)) die_io("out-of-memory") ;
+  }
+}
+
+int view_set_or_saved (genalloc const *ranges, int dollar, int uid, genalloc *out)
+{
+  if (!dollar) return view_set(ranges, uid, out) ;
+  view_saved(out) ;
+  return 1 ;
+}
+
 int view_set (genalloc const *ranges, int uid, genalloc *out)
 {
   size_t nr = genalloc_len(tern_imap_range, ranges) ;
@@ -419,6 +436,7 @@ void view_sync (int expok)
 void view_close (int expunge)
 {
   if (!S.selected) return ;
+  genalloc_setlen(uint32_t, &S.saved, 0) ;   /* RFC 5182 2.1 */
   if (expunge && !S.readonly)
   {
     /* CLOSE: the \Deleted messages go, silently (RFC 3501 6.4.2) */
