@@ -20,6 +20,7 @@
 #include <skalibs/genalloc.h>
 #include <skalibs/strerr.h>
 #include "imap-serve.h"
+#include "tern_fts.h"
 
 enum
 {
@@ -51,6 +52,8 @@ static genalloc nodes = GENALLOC_ZERO ;   /* node */
 static stralloc strs = STRALLOC_ZERO ;
 static genalloc sets = GENALLOC_ZERO ;    /* tern_imap_range */
 static int usedmodseq ;
+static int usedcache ;                    /* a key the cache answers: entries read with the records */
+static genalloc cands = GENALLOC_ZERO ;   /* uint32_t: the search index's candidates of the BODY and TEXT keys */
 
 #define N(i) (genalloc_s(node, &nodes) + (i))
 
@@ -63,6 +66,7 @@ static uint32_t newnode (unsigned int kind, unsigned int cost)
 {
   node x = { .kind = kind, .cost = cost, .child = NONE, .next = NONE } ;
   if (genalloc_len(node, &nodes) >= NODEMAX) return NONE ;
+  if (cost == 1) usedcache = 1 ;
   if (!genalloc_append(node, &nodes, &x)) die_io("out-of-memory") ;
   return genalloc_len(node, &nodes) - 1 ;
 }
@@ -280,7 +284,7 @@ static int key (tern_imap_p *p, uint32_t *out, unsigned int depth)
     stralloc_free(&f) ;
     /* a field the cache has decoded: no file needed */
     for (unsigned int k = 0 ; cached[k].name ; k++)
-      if (kw(strs.s + N(i)->f, N(i)->flen, cached[k].name)) { N(i)->kind = K_CACHED ; N(i)->cost = 1 ; N(i)->ctype = cached[k].type ; }
+      if (kw(strs.s + N(i)->f, N(i)->flen, cached[k].name)) { N(i)->kind = K_CACHED ; N(i)->cost = 1 ; N(i)->ctype = cached[k].type ; usedcache = 1 ; }
     return sstring(p, i) ;
   }
   else if (kw(a, n, "BODY") || kw(a, n, "TEXT"))
@@ -479,6 +483,18 @@ static int test (sctx *sc, uint32_t i)
     case K_TEXT :
     {
       int r ;
+      if (x->ctype == 'i' && m->uid <= x->n)
+      {
+        /* covered by the search index: only its candidates may match */
+        uint32_t const *u = genalloc_s(uint32_t, &cands) + x->set ;
+        size_t lo = 0, hi = x->nset ;
+        while (lo < hi)
+        {
+          size_t mid = (lo + hi) / 2 ;
+          if (u[mid] < m->uid) lo = mid + 1 ; else hi = mid ;
+        }
+        if (lo == x->nset || u[lo] != m->uid) return 0 ;
+      }
       if (sc->c.parsed && sc->c.mime.len != sc->c.maplen) mctx_free(&sc->c) ;   /* a header-only parse: the whole now */
       if (!mctx_parse(&sc->c, 0)) return 0 ;
       if (!x->slen) return 1 ;
@@ -504,6 +520,7 @@ int search_program (tern_imap_p *p, int needcharset, uint32_t *root)
   strs.len = 0 ;
   if (!stralloc_catb(&strs, "", 1)) die_io("out-of-memory") ;   /* offset 0: no field */
   usedmodseq = 0 ;
+  usedcache = 0 ;
   if (needcharset || (tern_imap_p_atom(p, &a, &n) && kw(a, n, "CHARSET")))
   {
     stralloc cs = STRALLOC_ZERO ;
@@ -531,12 +548,41 @@ int search_usedmodseq (void)
 /* Each message of the view that matches, in order, to f with its
    context (the cache entry read when a key or needcache wants it);
    what the tests learnt goes to the cache. 1, or 0 after the NO. */
+/* The BODY and TEXT keys long enough for the search index get its
+   candidates, the index first brought up to date (fts.c). */
+static void fts_prepare (void)
+{
+  size_t nn = genalloc_len(node, &nodes) ;
+  int updated = 0 ;
+  genalloc_setlen(uint32_t, &cands, 0) ;
+  for (size_t i = 0 ; i < nn ; i++)
+  {
+    node *x = N(i) ;
+    uint32_t upto ;
+    size_t start ;
+    int r ;
+    if ((x->kind != K_BODY && x->kind != K_TEXT) || x->slen < TERN_FTS_MINLEN) continue ;
+    if (!updated) { fts_update() ; updated = 1 ; }
+    start = genalloc_len(uint32_t, &cands) ;
+    if (!tern_store_rbegin(&S.st)) return ;
+    r = tern_fts_candidates(&S.st, strs.s + x->s, x->slen, &cands, &upto) ;
+    tern_store_rend(&S.st) ;
+    x = N(i) ;
+    if (r <= 0) { genalloc_setlen(uint32_t, &cands, start) ; continue ; }
+    x->ctype = 'i' ;
+    x->n = upto ;
+    x->set = start ;
+    x->nset = genalloc_len(uint32_t, &cands) - start ;
+  }
+}
+
 int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
 {
   sctx sc = { .scratch = STRALLOC_ZERO } ;
   uint32_t nv ;
   memset(&sc.c, 0, sizeof(sc.c)) ;
   view_disk() ;
+  fts_prepare() ;
   nv = view_count() ;
   for (uint32_t b = 1 ; b <= nv ; b += 256)
   {
@@ -554,7 +600,7 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
       memcpy(y->name, y->m.name, y->m.namelen) ;
       y->name[y->m.namelen] = 0 ;
       y->m.name = y->name ;
-      if ((needcache || N(root)->cost >= 1) && tern_store_cache_get(&S.st, y->m.uid, &cd, &cl) == 1)
+      if ((needcache || usedcache) && tern_store_cache_get(&S.st, y->m.uid, &cd, &cl) == 1)
       {
         if (!stralloc_catb(&y->cache, cd, cl)) die_io("out-of-memory") ;
         y->got = 1 ;
@@ -566,6 +612,7 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
       typeof(bt) y = bt + (msn - b) ;
       if (!y->m.uid) continue ;
       memset(&sc.c, 0, sizeof(sc.c)) ;
+      sc.c.readok = 1 ;
       sc.c.m = y->m ;
       memcpy(sc.c.name, y->name, sizeof(sc.c.name)) ;
       sc.c.m.name = sc.c.name ;

@@ -132,6 +132,8 @@ struct mctx_s
   /* the file, when mapped */
   char const *map ;
   size_t maplen ;
+  int readok ;              /* a small file may be read into the heap rather than mapped (a search's one message at a time) */
+  int onheap ;              /* map is malloc'd */
   tern_mime mime ;
   int parsed ;
   stralloc newcache ;       /* fields learnt */
@@ -154,6 +156,7 @@ typedef void search_hit_func (void *, uint32_t, mctx *) ;   /* data, message num
 extern int search_program (tern_imap_p *, int, uint32_t *) ; /* 1; 0: BAD; -1: the NO was sent */
 extern int search_scan (uint32_t, int, search_hit_func *, void *) ;
 extern int search_usedmodseq (void) ;
+extern void fts_update (void) ;   /* fts.c */
 
 /* ---- cmd-sort.c: what SORT and THREAD share ---- */
 typedef struct env_it_s env_it ;

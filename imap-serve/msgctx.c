@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -13,6 +14,8 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/strerr.h>
 #include "imap-serve.h"
+
+#define READMAX (256 * 1024)
 
 /* s[0..len) with each LF not after CR made CRLF: its size as sent. */
 uint64_t crlf_size (char const *s, size_t len)
@@ -50,6 +53,18 @@ int mctx_map (mctx *c)
   if (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode)) { fd_close(fd) ; errno = EINVAL ; return 0 ; }
   c->maplen = s.st_size ;
   if (!c->maplen) { c->map = "" ; fd_close(fd) ; return 1 ; }
+  if (c->readok && c->maplen <= READMAX)
+  {
+    /* read(2) costs less than a mapping's page faults and unmapping for
+       a small file read once */
+    char *b = malloc(c->maplen) ;
+    ssize_t r = b ? read(fd, b, c->maplen) : -1 ;
+    fd_close(fd) ;
+    if (r != (ssize_t)c->maplen) { free(b) ; errno = r < 0 ? errno : EIO ; return 0 ; }
+    c->map = b ;
+    c->onheap = 1 ;
+    return 1 ;
+  }
   c->map = mmap(0, c->maplen, PROT_READ, MAP_PRIVATE, fd, 0) ;
   fd_close(fd) ;
   if (c->map == MAP_FAILED) { c->map = 0 ; return 0 ; }
@@ -160,7 +175,12 @@ void mctx_free (mctx *c)
   if (c->parsed) tern_mime_free(&c->mime) ;
   c->parsed = 0 ;
   c->mime = (tern_mime)TERN_MIME_ZERO ;
-  if (c->map && c->maplen) munmap((void *)c->map, c->maplen) ;
+  if (c->map && c->maplen)
+  {
+    if (c->onheap) free((void *)c->map) ;
+    else munmap((void *)c->map, c->maplen) ;
+  }
+  c->onheap = 0 ;
   c->map = 0 ;
 }
 

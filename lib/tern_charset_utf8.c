@@ -6,6 +6,7 @@
    (the cached converter). */
 
 #include <errno.h>
+#include <stdint.h>
 #include <iconv.h>
 #include <string.h>
 #include "tern_mime.h"
@@ -16,14 +17,26 @@
 static iconv_t cd = (iconv_t)-1 ;
 static char cdname[48] ;
 
+/* the end of the run of ASCII octets from i, 8 at a time */
+static size_t ascii_run (char const *s, size_t i, size_t n)
+{
+  for (; i + 8 <= n ; i += 8)
+  {
+    uint64_t w ;
+    memcpy(&w, s + i, 8) ;
+    if (w & 0x8080808080808080ULL) break ;
+  }
+  while (i < n && (unsigned char)s[i] < 0x80) i++ ;
+  return i ;
+}
+
 static int utf8 (stralloc *out, char const *s, size_t n)
 {
   size_t i = 0 ;
   if (!stralloc_readyplus(out, n)) return 0 ;
   while (i < n)
   {
-    size_t j = i, l ;
-    while (j < n && (unsigned char)s[j] < 0x80) j++ ;
+    size_t j = ascii_run(s, i, n), l ;
     while (j < n && (l = tmi_utf8(s, n, j))) j += l ;
     if (!stralloc_catb(out, s + i, j - i)) return 0 ;
     if (j >= n) break ;

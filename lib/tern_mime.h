@@ -228,6 +228,11 @@ extern int tern_search_fold (stralloc *, char const *, size_t) ;
    (UTF-8 text, not folded): 1 or 0, or -1 ENOMEM. No allocation when s
    is ASCII. */
 extern int tern_search_match (char const *, size_t, char const *, size_t) ;
+/* What the match of ASCII text goes by: A-Z as a-z, other octets kept;
+   and whether a text is all ASCII. */
+extern unsigned char const tern_search_lower[256] ;
+#define tern_lower(c) (tern_search_lower[(unsigned char)(c)])
+extern int tern_search_isascii (char const *, size_t) ;
 /* SEARCH BODY (what TERN_MSEARCH_BODY) or TEXT (TERN_MSEARCH_TEXT: the
    headers too) of a parsed message: whether needle (search form)
    occurs in the decoded text of its text parts (and headers): 1, 0, or
@@ -235,5 +240,13 @@ extern int tern_search_match (char const *, size_t, char const *, size_t) ;
 #define TERN_MSEARCH_BODY 0
 #define TERN_MSEARCH_TEXT 1
 extern int tern_mime_search (tern_mime const *, unsigned int, char const *, size_t, stralloc *) ;
+/* The texts those searches look in, one by one, to f(data, text, len)
+   (UTF-8, not folded; in scratch, valid until the next): for TEXT each
+   part's header as one text ("Name: value" lines, values decoded), and
+   each text leaf. f's first non-zero
+   return ends the walk and is returned; 0 when every text was seen, -1
+   ENOMEM. */
+typedef int tern_mime_text_func (void *, char const *, size_t) ;
+extern int tern_mime_texts (tern_mime const *, unsigned int, stralloc *, tern_mime_text_func *, void *) ;
 
 #endif

@@ -36,7 +36,7 @@ static int header (stralloc *sa, char const *h, size_t n)
   return 1 ;
 }
 
-int tern_mime_search (tern_mime const *m, unsigned int what, char const *nd, size_t nl, stralloc *sa)
+int tern_mime_texts (tern_mime const *m, unsigned int what, stralloc *sa, tern_mime_text_func *f, void *data)
 {
   uint32_t n = tern_mime_nparts(m) ;
   for (uint32_t i = 0 ; i < n ; i++)
@@ -47,14 +47,29 @@ int tern_mime_search (tern_mime const *m, unsigned int what, char const *nd, siz
     {
       sa->len = 0 ;
       if (!header(sa, m->msg + p->hdr, p->hdrlen)) return -1 ;
-      r = tern_search_match(sa->s ? sa->s : "", sa->len, nd, nl) ;
+      r = (*f)(data, sa->s ? sa->s : "", sa->len) ;
       if (r) return r ;
     }
     if (!is_textleaf(m, p)) continue ;
     sa->len = 0 ;
     if (!tern_mime_text(sa, m, i)) return -1 ;
-    r = tern_search_match(sa->s ? sa->s : "", sa->len, nd, nl) ;
+    r = (*f)(data, sa->s ? sa->s : "", sa->len) ;
     if (r) return r ;
   }
   return 0 ;
+}
+
+typedef struct needle_s needle ;
+struct needle_s { char const *s ; size_t n ; } ;
+
+static int match (void *data, char const *s, size_t n)
+{
+  needle const *x = data ;
+  return tern_search_match(s, n, x->s, x->n) ;
+}
+
+int tern_mime_search (tern_mime const *m, unsigned int what, char const *nd, size_t nl, stralloc *sa)
+{
+  needle x = { .s = nd, .n = nl } ;
+  return tern_mime_texts(m, what, sa, &match, &x) ;
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include "tern_mime.h"
 
-static unsigned char const lower[256] =
+unsigned char const tern_search_lower[256] =
 {
 #define R(a) a, a+1, a+2, a+3, a+4, a+5, a+6, a+7
   R(0), R(8), R(16), R(24), R(32), R(40), R(48), R(56),
@@ -29,11 +29,11 @@ static unsigned char const lower[256] =
 static unsigned char rank (unsigned char c)
 {
   static char const common[] = " etaoinsrhldcumfpgwybvkxjqz\n\r0123456789.,-=/:>\"'_" ;
-  char const *p = c ? strchr(common, lower[c]) : 0 ;
+  char const *p = c ? strchr(common, tern_search_lower[c]) : 0 ;
   return p ? 255 - (p - common) : 0 ;
 }
 
-static int ascii (char const *s, size_t n)
+int tern_search_isascii (char const *s, size_t n)
 {
   size_t i = 0 ;
   uint64_t acc = 0 ;
@@ -62,7 +62,7 @@ static int search_ascii (char const *s, size_t n, char const *nd, size_t nl)
   unsigned char lo, up ;
   if (nl > n) return 0 ;
   for (size_t k = 1 ; k < nl ; k++) if (rank(nd[k]) < rank(nd[j])) j = k ;
-  lo = lower[(unsigned char)nd[j]] ;
+  lo = tern_search_lower[(unsigned char)nd[j]] ;
   up = lo >= 'a' && lo <= 'z' ? lo - 32 : lo ;
   lim = n - (nl - j) + 1 ;
   pos = j ;
@@ -78,7 +78,7 @@ static int search_ascii (char const *s, size_t n, char const *nd, size_t nl)
     {
       char const *start = s + hit - j ;
       size_t k = 0 ;
-      while (k < nl && lower[(unsigned char)start[k]] == lower[(unsigned char)nd[k]]) k++ ;
+      while (k < nl && tern_search_lower[(unsigned char)start[k]] == tern_search_lower[(unsigned char)nd[k]]) k++ ;
       if (k == nl) return 1 ;
     }
     pos = hit + 1 ;
@@ -91,7 +91,7 @@ int tern_search_match (char const *s, size_t n, char const *nd, size_t nl)
   stralloc f = STRALLOC_ZERO ;
   int r ;
   if (!nl) return 1 ;
-  if (ascii(s, n)) return ascii(nd, nl) ? search_ascii(s, n, nd, nl) : 0 ;
+  if (tern_search_isascii(s, n)) return tern_search_isascii(nd, nl) ? search_ascii(s, n, nd, nl) : 0 ;
   if (!tern_search_fold(&f, s, n)) return -1 ;
   r = f.len >= nl && memmem(f.s, f.len, nd, nl) ;
   stralloc_free(&f) ;

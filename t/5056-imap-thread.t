@@ -117,7 +117,12 @@ for i in range(1, DEEP + 1):
     refs = "References: <deep%d@x>\n" % (i - 1) if i > 1 else ""
     data = "Subject: Re: deep\nMessage-ID: <deep%d@x>\n%sDate: Mon, 1 Jun 2026 10:00:%02d +0000\n\nx\n" % (i, refs, i % 60)
     inst.put(data.encode(), "%d.M%dP2.host" % (1790000000 + i, i), mailbox=box)
-unt, r = c.cmd("SELECT Deep")
+try:
+    unt, r = c.cmd("SELECT Deep")
+except EOFError:
+    with open(inst.path("log", "stderr"), errors="replace") as f:
+        t.diag("the session ended; its log: " + f.read()[-3000:])
+    raise
 t.ok("* %d EXISTS" % DEEP in unt, "a folder of %d messages" % DEEP, unt[:5])
 got, unt, r = thread("REFERENCES UTF-8 ALL")
 t.is_(got, "(" + " ".join(str(i) for i in range(1, DEEP + 1)) + ")", "a chain of %d replies: one thread, each the child of the one before" % DEEP)
