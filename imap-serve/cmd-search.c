@@ -642,11 +642,29 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
 
 /* ---- the command ---- */
 
-#define RET_MIN 0x01
-#define RET_MAX 0x02
-#define RET_ALL 0x04
-#define RET_COUNT 0x08
-#define RET_SAVE 0x10
+/* After "RETURN SP": "(" options ")" SP (RFC 4731 3.1, RFC 5267 3,
+   SAVE of RFC 5182 when saveok); () is ALL. 1, or 0 with p->err. */
+int search_return (tern_imap_p *p, int saveok, unsigned int *ret)
+{
+  char const *a ;
+  size_t n ;
+  *ret = 0 ;
+  if (!tern_imap_p_char(p, '(')) return 0 ;
+  while (tern_imap_p_peek(p) != ')')
+  {
+    if (!tern_imap_p_atom(p, &a, &n)) return 0 ;
+    if (kw(a, n, "MIN")) *ret |= RET_MIN ;
+    else if (kw(a, n, "MAX")) *ret |= RET_MAX ;
+    else if (kw(a, n, "ALL")) *ret |= RET_ALL ;
+    else if (kw(a, n, "COUNT")) *ret |= RET_COUNT ;
+    else if (saveok && kw(a, n, "SAVE")) *ret |= RET_SAVE ;
+    else { p->err = "Unknown RETURN option" ; return 0 ; }
+    if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
+  }
+  tern_imap_p_char(p, ')') ;
+  if (!*ret) *ret = RET_ALL ;
+  return tern_imap_p_sp(p) ;
+}
 
 typedef struct hits_s hits_t ;
 struct hits_s
@@ -680,21 +698,7 @@ void cmd_search (tern_imap_p *p)
     {
       /* RFC 4731 3.1 */
       esearch = 1 ;
-      if (!tern_imap_p_sp(p) || !tern_imap_p_char(p, '(')) goto bad ;
-      while (tern_imap_p_peek(p) != ')')
-      {
-        if (!tern_imap_p_atom(p, &a, &n)) goto bad ;
-        if (kw(a, n, "MIN")) ret |= RET_MIN ;
-        else if (kw(a, n, "MAX")) ret |= RET_MAX ;
-        else if (kw(a, n, "ALL")) ret |= RET_ALL ;
-        else if (kw(a, n, "COUNT")) ret |= RET_COUNT ;
-        else if (kw(a, n, "SAVE")) ret |= RET_SAVE ;
-        else { p->err = "Unknown RETURN option" ; goto bad ; }
-        if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
-      }
-      tern_imap_p_char(p, ')') ;
-      if (!ret) ret = RET_ALL ;
-      if (!tern_imap_p_sp(p)) goto bad ;
+      if (!tern_imap_p_sp(p) || !search_return(p, 1, &ret)) goto bad ;
       save = p->pos ;
     }
     p->pos = save ;

@@ -366,10 +366,6 @@ static int cmp (void const *a, void const *b)
   return i < j ? -1 : i > j ;
 }
 
-#define RET_MIN 0x01
-#define RET_MAX 0x02
-#define RET_ALL 0x04
-#define RET_COUNT 0x08
 
 static int criteria (tern_imap_p *p)
 {
@@ -420,20 +416,7 @@ void cmd_sort (tern_imap_p *p)
     /* RFC 5267 3 */
     if (!tern_imap_p_atom(p, &a, &n) || !kw(a, n, "RETURN")) { p->err = "Sort criteria expected" ; goto bad ; }
     esort = 1 ;
-    if (!tern_imap_p_sp(p) || !tern_imap_p_char(p, '(')) goto bad ;
-    while (tern_imap_p_peek(p) != ')')
-    {
-      if (!tern_imap_p_atom(p, &a, &n)) goto bad ;
-      if (kw(a, n, "MIN")) ret |= RET_MIN ;
-      else if (kw(a, n, "MAX")) ret |= RET_MAX ;
-      else if (kw(a, n, "ALL")) ret |= RET_ALL ;
-      else if (kw(a, n, "COUNT")) ret |= RET_COUNT ;
-      else { p->err = "Unknown RETURN option" ; goto bad ; }
-      if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
-    }
-    tern_imap_p_char(p, ')') ;
-    if (!ret) ret = RET_ALL ;
-    if (!tern_imap_p_sp(p)) goto bad ;
+    if (!tern_imap_p_sp(p) || !search_return(p, 0, &ret)) goto bad ;
   }
   if (!criteria(p)) goto bad ;
   r = search_program(p, 1, &root) ;

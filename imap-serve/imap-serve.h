@@ -156,6 +156,12 @@ typedef void search_hit_func (void *, uint32_t, mctx *) ;   /* data, message num
 extern int search_program (tern_imap_p *, int, uint32_t *) ; /* 1; 0: BAD; -1: the NO was sent */
 extern int search_scan (uint32_t, int, search_hit_func *, void *) ;
 extern int search_usedmodseq (void) ;
+#define RET_MIN 0x01
+#define RET_MAX 0x02
+#define RET_ALL 0x04
+#define RET_COUNT 0x08
+#define RET_SAVE 0x10
+extern int search_return (tern_imap_p *, int, unsigned int *) ;
 extern void fts_update (void) ;   /* fts.c */
 
 /* ---- cmd-sort.c: what SORT and THREAD share ---- */
