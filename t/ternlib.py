@@ -114,6 +114,22 @@ def free_port():
     return p
 
 
+# every Instance's stderr log, so that a connection closed by surprise can
+# say what the servers said (see ImapConn._fill)
+STDERR_LOGS = []
+
+
+def stderr_tails(n=2000):
+    out = []
+    for p in STDERR_LOGS:
+        try:
+            with open(p, errors="replace") as f:
+                out.append(f.read()[-n:])
+        except OSError:
+            pass
+    return " | ".join(x for x in out if x)
+
+
 class Instance:
     """A single-uid tern instance in a temporary directory."""
 
@@ -125,6 +141,7 @@ class Instance:
         os.chmod(self.root, 0o755)
         self.procs = []
         self.t = t
+        STDERR_LOGS.append(os.path.join(self.root, "log", "stderr"))
         if is_root():
             pw = ensure_user(TESTUSER)
             self.uid, self.gid = pw.pw_uid, pw.pw_gid
@@ -664,7 +681,7 @@ class Pop3Conn:
     def _fill(self):
         d = self.s.recv(65536)
         if not d:
-            raise EOFError("connection closed")
+            raise EOFError("connection closed; servers' stderr: " + stderr_tails())
         self.buf += d
 
     def line(self):
@@ -936,7 +953,7 @@ class ImapConn:
     def _fill(self):
         d = self.s.recv(65536)
         if not d:
-            raise EOFError("connection closed")
+            raise EOFError("connection closed; servers' stderr: " + stderr_tails())
         self.buf += d
 
     def line(self):
