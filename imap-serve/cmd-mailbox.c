@@ -86,12 +86,13 @@ static void do_select (tern_imap_p *p, int readonly)
   if (S.selected)
   {
     view_close(0) ;
-    /* RFC 7162 3.2.11 */
-    if (S.qresync) o_str("* OK [CLOSED] Previous mailbox is now closed\r\n") ;
+    /* RFC 7162 3.2.11, RFC 9051 6.3.2 */
+    if (S.qresync || S.rev2) o_str("* OK [CLOSED] Previous mailbox is now closed\r\n") ;
   }
   if (view_select(name.s, name.len, readonly, 0))
   {
     if (qresync) qresync_select(uv, ms, &known) ;
+    if (S.rev2) list_selected(name.s, name.len) ;
     o_tagged(readonly ? "OK [READ-ONLY] Examine completed" : "OK [READ-WRITE] Select completed") ;
   }
   stralloc_free(&name) ;
@@ -339,7 +340,7 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
   if (!sel) tern_store_close(&other) ;
   if (items & STA_HIGHESTMODSEQ) condstore_on() ;
   o_str("* STATUS ") ;
-  o_string(name, len) ;
+  o_mailbox(name, len) ;
   o_str(" (") ;
 #define ITEM(bit, label, v) if (items & bit) { if (sp) o_put(" ", 1) ; o_str(label " ") ; o_num(v) ; sp = 1 ; }
   ITEM(STA_MESSAGES, "MESSAGES", in.messages)
@@ -370,30 +371,31 @@ void cmd_status (tern_imap_p *p)
 /* ---- LIST, LSUB ---- */
 
 /* RFC 3501 6.3.8: "*" matches anything, "%" anything but the separator.
-   Iterative, with the one backtracking point "*" and "%" need: linear in
-   practice, quadratic at worst in a 250-octet name. */
+   The pattern as an automaton run over the name once, the set of its
+   live positions in cur: O(pattern * name) time, which is at most
+   quadratic in a 250-octet name, and no backtracking. */
 static int match (char const *pat, size_t pl, char const *s, size_t sl)
 {
-  size_t p = 0, i = 0, starp = (size_t)-1, stari = 0 ;
-  int starpct = 0 ;
-  while (i < sl)
+  unsigned char cur[pl + 1], nxt[pl + 1] ;
+  memset(cur, 0, pl + 1) ;
+  cur[0] = 1 ;
+  /* a wildcard also matches nothing: a live position before it makes the next one live */
+  for (size_t p = 0 ; p < pl ; p++) if (cur[p] && (pat[p] == '*' || pat[p] == '%')) cur[p+1] = 1 ;
+  for (size_t i = 0 ; i < sl ; i++)
   {
-    if (p < pl && (pat[p] == '*' || pat[p] == '%'))
+    int any = 0 ;
+    memset(nxt, 0, pl + 1) ;
+    for (size_t p = 0 ; p < pl ; p++)
     {
-      starpct = pat[p] == '%' ;
-      starp = p++ ;
-      stari = i ;
+      if (!cur[p]) continue ;
+      if (pat[p] == '*' || (pat[p] == '%' && s[i] != '.')) nxt[p] = 1 ;
+      else if (pat[p] != '*' && pat[p] != '%' && pat[p] == s[i]) nxt[p+1] = 1 ;
     }
-    else if (p < pl && pat[p] == s[i]) { p++ ; i++ ; }
-    else if (starp != (size_t)-1 && !(starpct && s[stari] == '.'))
-    {
-      p = starp + 1 ;
-      i = ++stari ;
-    }
-    else return 0 ;
+    for (size_t p = 0 ; p < pl ; p++) if (nxt[p] && (pat[p] == '*' || pat[p] == '%')) nxt[p+1] = 1 ;
+    for (size_t p = 0 ; p <= pl ; p++) any |= (cur[p] = nxt[p]) ;
+    if (!any) return 0 ;
   }
-  while (p < pl && (pat[p] == '*' || pat[p] == '%')) p++ ;
-  return p == pl ;
+  return cur[pl] ;
 }
 
 /* INBOX matches its pattern in any case (RFC 3501 5.1). */
@@ -523,16 +525,111 @@ static int subscribed_below_unlisted (stralloc const *names, genalloc const *ent
   return 0 ;
 }
 
+/* With UTF-8 on (RFC 6855 3), the names as the client writes them: the
+   patterns are matched against those, and they are sent as they are. A
+   name that is not valid modified UTF-7 stays as it is. */
+static int names_to_wire (stralloc *names, genalloc *ents)
+{
+  stralloc w = STRALLOC_ZERO ;
+  for (size_t j = 0 ; j < genalloc_len(lentry, ents) ; j++)
+  {
+    lentry *e = genalloc_s(lentry, ents) + j ;
+    size_t start = w.len ;
+    if (!tern_mutf7_to_utf8(&w, names->s + e->name, e->len))
+    {
+      if (errno != EINVAL) { stralloc_free(&w) ; return 0 ; }
+      w.len = start ;
+      if (!stralloc_catb(&w, names->s + e->name, e->len)) { stralloc_free(&w) ; return 0 ; }
+    }
+    e->name = start ;
+    e->len = w.len - start ;
+  }
+  stralloc_free(names) ;
+  *names = w ;
+  lbase = names->s ;
+  qsort(genalloc_s(lentry, ents), genalloc_len(lentry, ents), sizeof(lentry), &lentry_cmp) ;
+  return 1 ;
+}
+
+static void list_entry (lentry const *e, char const *nm, unsigned int sel, unsigned int ret, unsigned int items, int lsub, int extended, int childinfo)
+{
+  int sp = 0 ;
+  o_str(lsub ? "* LSUB (" : "* LIST (") ;
+  if (lsub)
+  {
+    if (!e->subscribed || !e->real) { o_str("\\Noselect") ; sp = 1 ; }
+  }
+  else
+  {
+    if (!e->real)
+    {
+      /* a level with no folder: the parent of folders (\Noselect), or
+         a subscription to nothing (RFC 5258 3.4: \NonExistent, which
+         implies \Noselect) */
+      o_str(extended && !e->children ? "\\NonExistent" : "\\Noselect") ;
+      sp = 1 ;
+    }
+    if (e->children || e->real)
+    {
+      if (sp) o_put(" ", 1) ;
+      o_str(e->children ? "\\HasChildren" : "\\HasNoChildren") ;
+      sp = 1 ;
+    }
+    if (e->subscribed && (ret & RET_SUBSCRIBED || sel & SEL_SUBSCRIBED)) { if (sp) o_put(" ", 1) ; o_str("\\Subscribed") ; sp = 1 ; }
+    o_use(e->use, &sp) ;
+  }
+  o_str(") \".\" ") ;
+  o_string(nm, e->len) ;
+  if (childinfo) o_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))") ;
+  o_str("\r\n") ;
+  if (ret & RET_STATUS && e->real)
+  {
+    stralloc d = STRALLOC_ZERO ;
+    if (!stralloc_catb(&d, nm, e->len) || !mailbox_to_disk(&d, 0)) die_io("out-of-memory") ;
+    status_line(d.s, d.len, items, 0) ;
+    stralloc_free(&d) ;
+  }
+}
+
+/* RFC 9051 6.3.2: SELECT and EXAMINE say the folder's LIST (IMAP4rev2). */
+void list_selected (char const *name, size_t len)
+{
+  stralloc names = STRALLOC_ZERO ;
+  genalloc ents = GENALLOC_ZERO ;
+  if (list_names(&names, &ents))
+  {
+    for (size_t j = 0 ; j < genalloc_len(lentry, &ents) ; j++)
+    {
+      lentry const *e = genalloc_s(lentry, &ents) + j ;
+      if (e->len != len || memcmp(names.s + e->name, name, len)) continue ;
+      if (S.utf8)
+      {
+        /* the one entry, in the client's form */
+        stralloc w = STRALLOC_ZERO ;
+        lentry f = *e ;
+        if (!tern_mutf7_to_utf8(&w, name, len)) { w.len = 0 ; if (!stralloc_catb(&w, name, len)) die_io("out-of-memory") ; }
+        f.len = w.len ;
+        list_entry(&f, w.s, 0, 0, 0, 0, 1, 0) ;
+        stralloc_free(&w) ;
+      }
+      else list_entry(e, names.s + e->name, 0, 0, 0, 0, 1, 0) ;
+      break ;
+    }
+  }
+  stralloc_free(&names) ;
+  genalloc_free(lentry, &ents) ;
+}
+
 static void list_run (stralloc const *pats, unsigned int sel, unsigned int ret, unsigned int items, int lsub, int extended)
 {
   stralloc names = STRALLOC_ZERO ;
   genalloc ents = GENALLOC_ZERO ;
-  if (!list_names(&names, &ents)) { o_nosys("list the mailboxes") ; goto end ; }
+  if (!list_names(&names, &ents) || (S.utf8 && !names_to_wire(&names, &ents))) { o_nosys("list the mailboxes") ; goto end ; }
   for (size_t j = 0 ; j < genalloc_len(lentry, &ents) ; j++)
   {
     lentry const *e = genalloc_s(lentry, &ents) + j ;
     char const *nm = names.s + e->name ;
-    int hit = 0, sp = 0, childinfo = 0 ;
+    int hit = 0, childinfo = 0 ;
     for (size_t i = 0 ; i < pats->len && !hit ; i += strlen(pats->s + i) + 1)
     {
       char const *pat = pats->s + i ;
@@ -550,35 +647,7 @@ static void list_run (stralloc const *pats, unsigned int sel, unsigned int ret, 
     /* a subscription to nothing only for the SUBSCRIBED selection
        option (RFC 5258 3.4) */
     if (!lsub && !(sel & SEL_SUBSCRIBED) && !e->real && !e->children) continue ;
-    o_str(lsub ? "* LSUB (" : "* LIST (") ;
-    if (lsub)
-    {
-      if (!e->subscribed || !e->real) { o_str("\\Noselect") ; sp = 1 ; }
-    }
-    else
-    {
-      if (!e->real)
-      {
-        /* a level with no folder: the parent of folders (\Noselect), or
-           a subscription to nothing (RFC 5258 3.4: \NonExistent, which
-           implies \Noselect) */
-        o_str(extended && !e->children ? "\\NonExistent" : "\\Noselect") ;
-        sp = 1 ;
-      }
-      if (e->children || e->real)
-      {
-        if (sp) o_put(" ", 1) ;
-        o_str(e->children ? "\\HasChildren" : "\\HasNoChildren") ;
-        sp = 1 ;
-      }
-      if (e->subscribed && (ret & RET_SUBSCRIBED || sel & SEL_SUBSCRIBED)) { if (sp) o_put(" ", 1) ; o_str("\\Subscribed") ; sp = 1 ; }
-      o_use(e->use, &sp) ;
-    }
-    o_str(") \".\" ") ;
-    o_string(nm, e->len) ;
-    if (childinfo) o_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))") ;
-    o_str("\r\n") ;
-    if (ret & RET_STATUS && e->real) status_line(nm, e->len, items, 0) ;
+    list_entry(e, nm, sel, ret, items, lsub, extended, childinfo) ;
   }
   o_tagged(lsub ? "OK Lsub completed" : "OK List completed") ;
  end:
@@ -625,7 +694,7 @@ static void do_list (tern_imap_p *p, int lsub)
     if ((sel & SEL_RECURSIVE) && !(sel & SEL_SUBSCRIBED)) { p->err = "RECURSIVEMATCH needs another selection option (RFC 5258 3.1)" ; goto bad ; }
     if (!tern_imap_p_sp(p)) goto bad ;
   }
-  if (!mailbox_arg(p, &ref) || !tern_imap_p_sp(p)) goto bad ;
+  if (!mailbox_wire(p, &ref) || !tern_imap_p_sp(p)) goto bad ;
   if (!lsub && tern_imap_p_peek(p) == '(')
   {
     extended = 1 ;

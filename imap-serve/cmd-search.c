@@ -704,6 +704,8 @@ void cmd_search (tern_imap_p *p)
     p->pos = save ;
     p->err = 0 ;
   }
+  /* RFC 9051 6.4.4, E.4: IMAP4rev2 answers with ESEARCH, ALL by default */
+  if (S.rev2 && !esearch) { esearch = 1 ; ret = RET_ALL ; }
   r = search_program(p, 0, &root) ;
   if (r < 0) goto fail ;
   if (!r) goto bad ;

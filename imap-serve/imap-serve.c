@@ -35,6 +35,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/env.h>
 
+#include <unistr.h>
 #include "imap-serve.h"
 /* zlib's free_func is skalibs' too: zlib's under another name */
 #define free_func zlib_free_func
@@ -194,11 +195,15 @@ void o_num (uint64_t n)
 void o_string (char const *s, size_t n)
 {
   size_t i = 0 ;
+  int high = 0 ;
   for (; i < n ; i++)
   {
     unsigned char c = s[i] ;
-    if (!c || c == '\r' || c == '\n' || c >= 0x80) break ;
+    if (!c || c == '\r' || c == '\n') break ;
+    if (c >= 0x80) { if (!S.utf8) break ; high = 1 ; }
   }
+  /* RFC 6855 3, RFC 9051 4.3: UTF-8 in a quoted string once enabled */
+  if (high && i == n && u8_check((uint8_t const *)s, n)) i = 0 ;
   if (i == n && n < 1024)
   {
     o_put("\"", 1) ;
@@ -227,7 +232,7 @@ void o_flags (uint32_t flags, uint32_t kw, int recent)
   o_put("(", 1) ;
   for (unsigned int i = 0 ; i < 5 ; i++)
     if (flags & f[i].bit) { if (sp) o_put(" ", 1) ; o_str(f[i].name) ; sp = 1 ; }
-  if (recent) { if (sp) o_put(" ", 1) ; o_str("\\Recent") ; sp = 1 ; }
+  if (recent && !S.rev2) { if (sp) o_put(" ", 1) ; o_str("\\Recent") ; sp = 1 ; }
   for (unsigned int i = 0 ; i < TERN_KW_MAX ; i++)
     if (kw & (1u << i))
     {
@@ -687,7 +692,8 @@ void condstore_on (void)
 void capabilities (void)
 {
   o_str("IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
-        " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES") ;
+        " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
+        " UTF8=ACCEPT") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -765,7 +771,7 @@ void cmd_id (tern_imap_p *p)
    CONDSTORE (RFC 7162 3.2.3). Unknown ones are ignored. */
 void cmd_enable (tern_imap_p *p)
 {
-  int cs = 0, qr = 0 ;
+  int cs = 0, qr = 0, u8 = 0 ;
   if (!tern_imap_p_sp(p)) { o_bad(p, 0) ; return ; }
   for (;;)
   {
@@ -774,6 +780,7 @@ void cmd_enable (tern_imap_p *p)
     if (!tern_imap_p_atom(p, &a, &n)) { o_bad(p, 0) ; return ; }
     if (n == 9 && !strncasecmp(a, "CONDSTORE", 9)) cs = 1 ;
     else if (n == 7 && !strncasecmp(a, "QRESYNC", 7)) qr = cs = 1 ;
+    else if (n == 11 && !strncasecmp(a, "UTF8=ACCEPT", 11)) u8 = 1 ;
     if (tern_imap_p_peek(p) != ' ') break ;
     tern_imap_p_sp(p) ;
   }
@@ -781,9 +788,11 @@ void cmd_enable (tern_imap_p *p)
   o_str("* ENABLED") ;
   if (cs && !S.condstore) o_str(" CONDSTORE") ;
   if (qr && !S.qresync) o_str(" QRESYNC") ;
+  if (u8 && !S.utf8) o_str(" UTF8=ACCEPT") ;
   o_str("\r\n") ;
   if (cs) condstore_on() ;
   if (qr) S.qresync = 1 ;
+  if (u8) S.utf8 = 1 ;
   o_tagged("OK Enabled") ;
 }
 
@@ -844,6 +853,23 @@ static command const commands[] =
   { 0, 0, 0 }
 } ;
 
+/* RFC 6855 3: once UTF-8 is on, 8-bit octets outside literals must be
+   UTF-8 (before, they are only ever allowed in literals, and a quoted
+   string with them is taken as it is, as clients send them) */
+static int line_utf8_ok (void)
+{
+  size_t from = 0 ;
+  tern_imap_lit const *l = genalloc_s(tern_imap_lit, &lits) ;
+  size_t nl = genalloc_len(tern_imap_lit, &lits) ;
+  for (size_t k = 0 ; k <= nl ; k++)
+  {
+    size_t to = k < nl ? l[k].pos : cmd.len ;
+    if (to > from && u8_check((uint8_t const *)cmd.s + from, to - from)) return 0 ;
+    if (k < nl) from = l[k].pos + (l[k].fd < 0 ? l[k].len : 0) ;
+  }
+  return 1 ;
+}
+
 static void dispatch (void)
 {
   tern_imap_p p = TERN_IMAP_P_ZERO ;
@@ -863,6 +889,8 @@ static void dispatch (void)
   }
   memcpy(tagbuf, tag, tl) ;
   S.tag = tagbuf ; S.taglen = tl ;
+  p.utf8 = S.utf8 ;
+  if (S.utf8 && !line_utf8_ok()) { o_bad(0, "Invalid UTF-8 outside a literal (RFC 6855 3)") ; return ; }
   if (nl == 3 && !strncasecmp(name, "UID", 3))
   {
     if (!tern_imap_p_sp(&p) || !tern_imap_p_atom(&p, &name, &nl)) { o_bad(&p, "UID") ; return ; }

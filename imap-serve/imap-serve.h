@@ -36,6 +36,8 @@ struct sess_s
   /* ENABLEd (RFC 5161) */
   int condstore ;              /* RFC 7162: also set by the first CONDSTORE command */
   int qresync ;
+  int rev2 ;                   /* IMAP4rev2 (RFC 9051): ESEARCH for SEARCH, no RECENT, LIST at SELECT */
+  int utf8 ;                   /* UTF8=ACCEPT (RFC 6855) or IMAP4rev2: mailbox names and quoted strings in UTF-8 */
   /* the selected folder */
   int selected ;
   int readonly ;
@@ -104,6 +106,10 @@ extern void view_changed (uint64_t, genalloc const *) ;
 
 /* A mailbox argument: an astring, INBOX in any case made "INBOX". */
 extern int mailbox_arg (tern_imap_p *, stralloc *) ;
+extern int mailbox_wire (tern_imap_p *, stralloc *) ;
+extern int mailbox_to_disk (stralloc *, size_t) ;
+extern void o_mailbox (char const *, size_t) ;
+extern void list_selected (char const *, size_t) ;
 /* The folder's directory (NUL-terminated in sa), or 0 after the NO. */
 extern int folder_dir (stralloc *, char const *, size_t) ;
 extern int folder_exists (char const *, size_t) ;

@@ -405,7 +405,8 @@ void view_sync (int expok)
       }
     }
     o_str("* ") ; o_num(nv) ; o_str(" EXISTS\r\n") ;
-    o_str("* ") ; o_num(view_nrecent()) ; o_str(" RECENT\r\n") ;
+    /* RFC 9051 E.12: no RECENT in IMAP4rev2 */
+    if (!S.rev2) { o_str("* ") ; o_num(view_nrecent()) ; o_str(" RECENT\r\n") ; }
   }
   /* keywords another process defined */
   if (genalloc_len(uint32_t, &c.flags))
@@ -525,8 +526,9 @@ int view_select (char const *name, size_t len, int readonly, tern_imap_p *qr)
   }
   view_announce_flags(1) ;
   o_str("* ") ; o_num(nv) ; o_str(" EXISTS\r\n") ;
-  o_str("* ") ; o_num(view_nrecent()) ; o_str(" RECENT\r\n") ;
-  if (in.firstunseen)
+  /* RFC 9051 E.11, E.12: neither RECENT nor UNSEEN in IMAP4rev2 */
+  if (!S.rev2) { o_str("* ") ; o_num(view_nrecent()) ; o_str(" RECENT\r\n") ; }
+  if (in.firstunseen && !S.rev2)
   {
     uint32_t msn = view_msn(in.firstunseen) ;
     if (msn) { o_str("* OK [UNSEEN ") ; o_num(msn) ; o_str("] First unseen\r\n") ; }
