@@ -256,7 +256,8 @@ void fetch_flags_line (uint32_t msn, tern_msg const *m, int unsolicited)
   o_str(" FETCH (") ;
   /* RFC 7162 3.2.4: once CONDSTORE is on, UID and MODSEQ in every
      untagged FETCH that is not a plain FETCH's reply */
-  if (S.uid || S.condstore || (unsolicited && S.qresync)) { o_str("UID ") ; o_num(m->uid) ; o_put(" ", 1) ; }
+  /* RFC 9051 7.5.2: in IMAP4rev2 every unsolicited FETCH has the UID */
+  if (S.uid || S.condstore || (unsolicited && (S.qresync || S.rev2))) { o_str("UID ") ; o_num(m->uid) ; o_put(" ", 1) ; }
   o_str("FLAGS ") ;
   o_flags(m->flags, m->keywords, view_recent(m->uid)) ;
   if (S.condstore) { o_str(" MODSEQ (") ; o_num(m->modseq) ; o_put(")", 1) ; }

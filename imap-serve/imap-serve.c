@@ -689,9 +689,13 @@ void condstore_on (void)
 
 /* ---- commands of any state (RFC 3501 6.1) ---- */
 
+/* IMAP4rev2 is offered once all of it is there (BINARY, STATUS SIZE) */
+#define REV2_OFFERED 0
+
 void capabilities (void)
 {
-  o_str("IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
+  o_str(REV2_OFFERED ? "IMAP4rev1 IMAP4rev2 LITERAL+" : "IMAP4rev1 LITERAL+") ;
+  o_str(" ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
         " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
         " UTF8=ACCEPT") ;
   o_str(" APPENDLIMIT=") ;
@@ -771,7 +775,7 @@ void cmd_id (tern_imap_p *p)
    CONDSTORE (RFC 7162 3.2.3). Unknown ones are ignored. */
 void cmd_enable (tern_imap_p *p)
 {
-  int cs = 0, qr = 0, u8 = 0 ;
+  int cs = 0, qr = 0, u8 = 0, r2 = 0 ;
   if (!tern_imap_p_sp(p)) { o_bad(p, 0) ; return ; }
   for (;;)
   {
@@ -781,6 +785,7 @@ void cmd_enable (tern_imap_p *p)
     if (n == 9 && !strncasecmp(a, "CONDSTORE", 9)) cs = 1 ;
     else if (n == 7 && !strncasecmp(a, "QRESYNC", 7)) qr = cs = 1 ;
     else if (n == 11 && !strncasecmp(a, "UTF8=ACCEPT", 11)) u8 = 1 ;
+    else if (REV2_OFFERED && n == 9 && !strncasecmp(a, "IMAP4rev2", 9)) r2 = 1 ;
     if (tern_imap_p_peek(p) != ' ') break ;
     tern_imap_p_sp(p) ;
   }
@@ -789,10 +794,13 @@ void cmd_enable (tern_imap_p *p)
   if (cs && !S.condstore) o_str(" CONDSTORE") ;
   if (qr && !S.qresync) o_str(" QRESYNC") ;
   if (u8 && !S.utf8) o_str(" UTF8=ACCEPT") ;
+  if (r2 && !S.rev2) o_str(" IMAP4rev2") ;
   o_str("\r\n") ;
   if (cs) condstore_on() ;
   if (qr) S.qresync = 1 ;
   if (u8) S.utf8 = 1 ;
+  /* RFC 9051 5.1, A: UTF-8 names and strings come with IMAP4rev2 */
+  if (r2) S.rev2 = S.utf8 = 1 ;
   o_tagged("OK Enabled") ;
 }
 
