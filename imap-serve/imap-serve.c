@@ -687,7 +687,8 @@ void condstore_on (void)
 void capabilities (void)
 {
   o_str("IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
-        " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES") ;
+        " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
+        " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -841,6 +842,9 @@ static command const commands[] =
   { "SUBSCRIBE", &cmd_subscribe, ST_AUTH },
   { "UNSUBSCRIBE", &cmd_unsubscribe, ST_AUTH },
   { "LSUB", &cmd_lsub, ST_AUTH },
+  { "GETQUOTA", &cmd_getquota, ST_AUTH },
+  { "GETQUOTAROOT", &cmd_getquotaroot, ST_AUTH },
+  { "SETQUOTA", &cmd_setquota, ST_AUTH },
   { 0, 0, 0 }
 } ;
 
@@ -954,6 +958,7 @@ int main (int argc, char const *const *argv)
     struct stat s ;
     if (stat(S.root, &s) < 0 || !S_ISDIR(s.st_mode)) startfail("open the Maildir") ;
   }
+  quota_load() ;
   /* first login: the special-use folders (RFC 6154) */
   if (!tern_folder_defaults(S.root)) strerr_warnwu2sys("create the special-use folders in ", S.root) ;
 
