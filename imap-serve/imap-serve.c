@@ -575,6 +575,15 @@ static int is_append_message (stralloc const *cmd, size_t head)
   return head != j ;
 }
 
+/* Is the command "tag NAME ..."? (SETMETADATA's values may be literal8,
+   RFC 5464 5) */
+static int is_command (stralloc const *cmd, char const *name)
+{
+  size_t i = 0, n = strlen(name) ;
+  while (i < cmd->len && cmd->s[i] != ' ') i++ ;
+  return i + n + 2 <= cmd->len && cmd->s[i + n + 1] == ' ' && !strncasecmp(cmd->s + i + 1, name, n) ;
+}
+
 static stralloc cmd = STRALLOC_ZERO ;
 static genalloc lits = GENALLOC_ZERO ;   /* tern_imap_lit */
 static char tagbuf[1024] ;
@@ -621,7 +630,7 @@ static int getcmd (void)
     tag_guess() ;
     if (r < 0) { o_tagged("BAD Invalid literal") ; S.bad++ ; return 0 ; }
     message = is_append_message(&cmd, linestart + head) ;
-    if (binary && !message) { o_tagged("BAD literal8 is for APPEND's messages") ; S.bad++ ; if (nonsync) skip_literal(litlen, &dline) ; return 0 ; }
+    if (binary && !message && !is_command(&cmd, "SETMETADATA")) { o_tagged("BAD literal8 is for APPEND's messages and SETMETADATA's values") ; S.bad++ ; if (nonsync) skip_literal(litlen, &dline) ; return 0 ; }
     if ((message && litlen > S.appendlimit) || (!message && (litlen > LITMAX || cmd.len + litlen + 2 > CMDMAX)))
     {
       /* a synchronizing literal is refused before it is sent; a
@@ -688,7 +697,7 @@ void capabilities (void)
 {
   o_str("IMAP4rev1 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
         " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
-        " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE") ;
+        " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE METADATA") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -845,6 +854,8 @@ static command const commands[] =
   { "GETQUOTA", &cmd_getquota, ST_AUTH },
   { "GETQUOTAROOT", &cmd_getquotaroot, ST_AUTH },
   { "SETQUOTA", &cmd_setquota, ST_AUTH },
+  { "GETMETADATA", &cmd_getmetadata, ST_AUTH },
+  { "SETMETADATA", &cmd_setmetadata, ST_AUTH },
   { 0, 0, 0 }
 } ;
 
