@@ -93,8 +93,9 @@ void cmd_getquota (tern_imap_p *p)
   if (!tern_imap_p_sp(p) || !tern_imap_p_astring(p, &root) || !tern_imap_p_eol(p)) { stralloc_free(&root) ; o_bad(p, 0) ; return ; }
   /* the one root there is, when the user has a limit (a QUOTA response
      lists one resource at least, RFC 9208 7) */
-  if (root.len || !has_limits()) { if (!qbroken) o_tagged("NO [NONEXISTENT] No such quota root") ; else root_ok() ; }
-  else if (root_ok() && usage(0, &o, &m))
+  if (!root_ok()) ;
+  else if (root.len || !has_limits()) o_tagged("NO [NONEXISTENT] No such quota root") ;
+  else if (usage(0, &o, &m))
   {
     o_quota(o, m) ;
     o_tagged("OK Getquota completed") ;
