@@ -372,7 +372,38 @@ static void index_add (char const *dir, char const *name, uint64_t fsize)
   tern_store_close(&st) ;
 }
 
-static void maildir_write (char const *dir, char const *what)
+/* The quota (etc/quota, tern-config(5); RFC 9208's usage, counted by
+   the store as imap-serve counts it): may a message of vsize octets (as
+   IMAP counts them) go into the mailbox at root of user? Over it, the
+   failure is temporary (4.2.2, the usual "mailbox full" of Postfix and
+   Dovecot: the sender's queue retries while the user makes room) unless
+   $DELIVER_OVERQUOTA is "bounce" (5.2.2). */
+static void quota_enforce (char const *root, char const *user)
+{
+  tern_quota q ;
+  uint64_t octets, messages ;
+  char const *x = getenv("DELIVER_OVERQUOTA") ;
+  int bounce = 0 ;
+  if (x && *x)
+  {
+    if (!strcmp(x, "bounce")) bounce = 1 ;
+    else if (strcmp(x, "defer")) fail(111, "4.3.5", "invalid $DELIVER_OVERQUOTA (defer or bounce)") ;
+  }
+  if (!tern_quota_get(user, &q))
+  {
+    if (errno == EINVAL) fail(111, "4.3.5", "etc/quota has a line that does not parse") ;
+    failsys(111, "4.3.0", "unable to read etc/quota") ;
+  }
+  if (q.storage == UINT64_MAX && q.messages == UINT64_MAX) return ;
+  if (!tern_quota_usage(root, 0, 0, &octets, &messages)) failsys(111, "4.3.0", "unable to count the mailbox's quota usage") ;
+  if ((q.storage < UINT64_MAX / 1024 && octets + vsize > q.storage * 1024)
+   || (q.messages != UINT64_MAX && messages + 1 > q.messages))
+    fail(bounce ? 100 : 111, bounce ? "5.2.2" : "4.2.2", "mailbox full: over quota") ;
+}
+
+/* Into the Maildir dir; within the quota of user, whose mailbox is at
+   root, when user is not 0. */
+static void maildir_write (char const *dir, char const *what, char const *root, char const *user)
 {
   size_t dlen = strlen(dir) ;
   char name[96 + sizeof host + UINT64_FMT] ;
@@ -398,6 +429,9 @@ static void maildir_write (char const *dir, char const *what)
     failsys(111, "4.3.0", "unable to write the message into the Maildir") ;
   if (fsync(fd) < 0 || close(fd) < 0) failsys(111, "4.3.0", "unable to write the message into the Maildir") ;
   ofd = -1 ;
+  /* the size as IMAP counts it is known now: the quota's check, before
+     the message is in new/ (a failure removes the tmp/ file) */
+  if (user) quota_enforce(root, user) ;
   /* the name in new/ has the size as IMAP counts it too (Dovecot's W=) */
   memcpy(name + nlen, ",W=", 3) ;
   nlen += 3 ;
@@ -1033,14 +1067,29 @@ static int find_folder (stralloc *sa, char const *detail)
   return 0 ;
 }
 
-static void mailbox_deliver (char const *mailbox, char const *detail)
+/* The user of etc/users whose mailbox this is: addr, the address it
+   was found for, without its +detail when it was found without it. */
+static void mailbox_user (stralloc *sa, char const *addr, char const *detail)
 {
-  stralloc sa = STRALLOC_ZERO, what = STRALLOC_ZERO ;
+  size_t len = strlen(addr), at = tern_addr_domain(addr, len), dl = strlen(detail) ;
+  if (dl && at > dl && addr[at - dl - 1] == '+')
+  {
+    if (!stralloc_catb(sa, addr, at - dl - 1) || !stralloc_catb(sa, addr + at, len - at)) dienomem() ;
+  }
+  else if (!stralloc_cats(sa, addr)) dienomem() ;
+  if (!stralloc_0(sa)) dienomem() ;
+}
+
+static void mailbox_deliver (char const *mailbox, char const *detail, char const *addr)
+{
+  stralloc sa = STRALLOC_ZERO, what = STRALLOC_ZERO, root = STRALLOC_ZERO, user = STRALLOC_ZERO ;
   size_t from ;
   if (!tern_path(&sa, tern_root(), "mail/")) dienomem() ;
   from = sa.len ;
   if (!stralloc_cats(&sa, mailbox) || !stralloc_0(&sa)) dienomem() ;
   maildir_make(sa.s, from) ;
+  if (!stralloc_copyb(&root, sa.s, sa.len)) dienomem() ;
+  mailbox_user(&user, addr, detail) ;
   if (!stralloc_cats(&what, "mailbox=") || !stralloc_cats(&what, mailbox)) dienomem() ;
   if (find_folder(&sa, detail))
   {
@@ -1048,9 +1097,11 @@ static void mailbox_deliver (char const *mailbox, char const *detail)
   }
   else if (!stralloc_cats(&what, " folder=INBOX")) dienomem() ;
   if (!stralloc_0(&what)) dienomem() ;
-  maildir_write(sa.s, what.s) ;
+  maildir_write(sa.s, what.s, root.s, user.s) ;
   stralloc_free(&sa) ;
   stralloc_free(&what) ;
+  stralloc_free(&root) ;
+  stralloc_free(&user) ;
 }
 
 static void maildir_deliver (char const *path)
@@ -1058,7 +1109,7 @@ static void maildir_deliver (char const *path)
   stralloc what = STRALLOC_ZERO ;
   maildir_make(path, 0) ;
   if (!stralloc_cats(&what, "maildir=") || !stralloc_cats(&what, path) || !stralloc_0(&what)) dienomem() ;
-  maildir_write(path, what.s) ;
+  maildir_write(path, what.s, 0, 0) ;
   stralloc_free(&what) ;
 }
 
@@ -1077,7 +1128,7 @@ static void deliver_one (dest const *x)
   char const *a = pool.s + x->a ;
   switch (x->type)
   {
-    case D_MAILBOX : mailbox_deliver(a, pool.s + x->b) ; break ;
+    case D_MAILBOX : mailbox_deliver(a, pool.s + x->b, pool.s + x->c) ; break ;
     case D_MAILDIR : maildir_deliver(a) ; break ;
     case D_MBOX : mbox_deliver(a) ; break ;
     case D_PROGRAM : prog_deliver(a) ; break ;

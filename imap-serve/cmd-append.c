@@ -1,9 +1,9 @@
 /* cmd-append.c: APPEND (RFC 3501 6.3.11), with MULTIAPPEND (RFC 3502:
-   all the messages or none), APPENDUID (RFC 4315 3) and APPENDLIMIT
-   (RFC 7889). The messages were written into the Maildir's tmp/ and
-   fsynced while the command was read (imap-serve.c); here they go into
-   the folder's cur/ under their flags, get their UIDs, and only then is
-   the OK sent. */
+   all the messages or none), APPENDUID (RFC 4315 3), APPENDLIMIT (RFC
+   7889) and the quota (RFC 9208 4.3). The messages were written into
+   the Maildir's tmp/ and fsynced while the command was read
+   (imap-serve.c); here they go into the folder's cur/ under their
+   flags, get their UIDs, and only then is the OK sent. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -64,6 +64,12 @@ void cmd_append (tern_imap_p *p)
     if (tern_imap_p_eol(p)) break ;
     p->err = 0 ;
     if (!tern_imap_p_sp(p)) { o_bad(p, 0) ; goto end ; }
+  }
+  {
+    /* RFC 9208 4.3: all of them within the quota, or none */
+    uint64_t total = 0 ;
+    for (size_t i = 0 ; i < genalloc_len(tern_store_new, &msgs) ; i++) total += genalloc_s(tern_store_new, &msgs)[i].size ;
+    if (!quota_check(sel ? 0 : st, total, genalloc_len(tern_store_new, &msgs))) goto end ;
   }
   if (!tern_store_add(st, genalloc_s(tern_store_new, &msgs), genalloc_len(tern_store_new, &msgs)))
   {

@@ -174,7 +174,7 @@ void cmd_delete (tern_imap_p *p)
       if (S.qresync) o_str("* OK [CLOSED] The selected mailbox is deleted\r\n") ;
     }
     if (!tern_folder_delete(S.root, name.s, name.len)) o_nosys("delete the mailbox") ;
-    else o_tagged("OK Delete completed") ;
+    else { meta_delete(name.s, name.len) ; o_tagged("OK Delete completed") ; }
   }
   stralloc_free(&name) ;
 }
@@ -205,6 +205,7 @@ static void rename_inbox (char const *to, size_t tlen)
   tern_store_close(&dst) ;
   if (ok)
   {
+    meta_rename("INBOX", 5, to, tlen) ;
     if (src == &S.st) view_sync(1) ;
     o_tagged("OK Rename completed") ;
   }
@@ -230,6 +231,7 @@ void cmd_rename (tern_imap_p *p)
   }
   else
   {
+    meta_rename(from.s, from.len, to.s, to.len) ;
     /* the selected folder (or one of its parents) renamed: same folder */
     if (S.selected && S.mbox.len >= from.len && !memcmp(S.mbox.s, from.s, from.len)
      && (S.mbox.len == from.len || S.mbox.s[from.len] == '.'))

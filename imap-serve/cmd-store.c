@@ -149,6 +149,22 @@ void cmd_store (tern_imap_p *p)
 
 /* ---- COPY, MOVE ---- */
 
+/* The quota's check of a COPY of uids: 1, or 0 after the NO. */
+static int copy_quota (tern_store *dst, genalloc const *uids)
+{
+  uint64_t total = 0 ;
+  size_t n = genalloc_len(uint32_t, uids) ;
+  if (!tern_store_rbegin(&S.st)) { o_nosys("read the index") ; return 0 ; }
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    tern_msg m ;
+    if (tern_store_get(&S.st, genalloc_s(uint32_t, uids)[i], &m) <= 0) continue ;   /* gone: not copied */
+    total += m.size != TERN_SIZE_UNKNOWN ? m.size : m.filesize ;
+  }
+  tern_store_rend(&S.st) ;
+  return quota_check(dst, total, n) ;
+}
+
 static void do_copy (tern_imap_p *p, int move)
 {
   genalloc ranges = GENALLOC_ZERO, uids = GENALLOC_ZERO ;
@@ -174,6 +190,9 @@ static void do_copy (tern_imap_p *p, int move)
     o_tagged(move ? "OK Move completed" : "OK Copy completed") ;
     goto end ;
   }
+  /* RFC 9208 4.3: a COPY adds to the user's usage (a MOVE between the
+     user's folders does not) */
+  if (!move && !copy_quota(same ? 0 : dp, &uids)) goto end ;
   nu = calloc(genalloc_len(uint32_t, &uids), sizeof(uint32_t)) ;
   if (!nu) die_io("out-of-memory") ;
   /* (a move into itself is a copy, then the originals expunged) */

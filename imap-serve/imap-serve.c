@@ -580,6 +580,15 @@ static int is_append_message (stralloc const *cmd, size_t head)
   return head != j ;
 }
 
+/* Is the command "tag NAME ..."? (SETMETADATA's values may be literal8,
+   RFC 5464 5) */
+static int is_command (stralloc const *cmd, char const *name)
+{
+  size_t i = 0, n = strlen(name) ;
+  while (i < cmd->len && cmd->s[i] != ' ') i++ ;
+  return i + n + 2 <= cmd->len && cmd->s[i + n + 1] == ' ' && !strncasecmp(cmd->s + i + 1, name, n) ;
+}
+
 static stralloc cmd = STRALLOC_ZERO ;
 static genalloc lits = GENALLOC_ZERO ;   /* tern_imap_lit */
 static char tagbuf[1024] ;
@@ -626,7 +635,7 @@ static int getcmd (void)
     tag_guess() ;
     if (r < 0) { o_tagged("BAD Invalid literal") ; S.bad++ ; return 0 ; }
     message = is_append_message(&cmd, linestart + head) ;
-    if (binary && !message) { o_tagged("BAD literal8 is for APPEND's messages") ; S.bad++ ; if (nonsync) skip_literal(litlen, &dline) ; return 0 ; }
+    if (binary && !message && !is_command(&cmd, "SETMETADATA")) { o_tagged("BAD literal8 is for APPEND's messages and SETMETADATA's values") ; S.bad++ ; if (nonsync) skip_literal(litlen, &dline) ; return 0 ; }
     if ((message && litlen > S.appendlimit) || (!message && (litlen > LITMAX || cmd.len + litlen + 2 > CMDMAX)))
     {
       /* a synchronizing literal is refused before it is sent; a
@@ -697,7 +706,7 @@ void capabilities (void)
   o_str(REV2_OFFERED ? "IMAP4rev1 IMAP4rev2 LITERAL+" : "IMAP4rev1 LITERAL+") ;
   o_str(" ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
         " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
-        " UTF8=ACCEPT") ;
+        " UTF8=ACCEPT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE METADATA") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -858,6 +867,11 @@ static command const commands[] =
   { "SUBSCRIBE", &cmd_subscribe, ST_AUTH },
   { "UNSUBSCRIBE", &cmd_unsubscribe, ST_AUTH },
   { "LSUB", &cmd_lsub, ST_AUTH },
+  { "GETQUOTA", &cmd_getquota, ST_AUTH },
+  { "GETQUOTAROOT", &cmd_getquotaroot, ST_AUTH },
+  { "SETQUOTA", &cmd_setquota, ST_AUTH },
+  { "GETMETADATA", &cmd_getmetadata, ST_AUTH },
+  { "SETMETADATA", &cmd_setmetadata, ST_AUTH },
   { 0, 0, 0 }
 } ;
 
@@ -990,6 +1004,7 @@ int main (int argc, char const *const *argv)
     struct stat s ;
     if (stat(S.root, &s) < 0 || !S_ISDIR(s.st_mode)) startfail("open the Maildir") ;
   }
+  quota_load() ;
   /* first login: the special-use folders (RFC 6154) */
   if (!tern_folder_defaults(S.root)) strerr_warnwu2sys("create the special-use folders in ", S.root) ;
 

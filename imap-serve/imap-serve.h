@@ -181,6 +181,15 @@ extern int base_subject (stralloc *, char const *, size_t) ;           /* RFC 52
 extern int64_t sent_date (mctx *) ;                                     /* RFC 5256 2.2 */
 extern int mctx_header (mctx *) ;                                       /* the header's cache fields, learnt if missing */
 
+/* ---- cmd-quota.c: the user's limits (RFC 9208) ---- */
+extern void quota_load (void) ;
+/* may octets in messages more go in? 1, or 0 after NO [OVERQUOTA] */
+extern int quota_check (tern_store *, uint64_t, uint64_t) ;
+
+/* ---- cmd-metadata.c: a folder's entries follow RENAME, go with DELETE ---- */
+extern void meta_rename (char const *, size_t, char const *, size_t) ;
+extern void meta_delete (char const *, size_t) ;
+
 /* ---- the commands ---- */
 
 typedef void cmd_func (tern_imap_p *) ;
@@ -189,6 +198,7 @@ extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd
 extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
 extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
 extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress ;
+extern cmd_func cmd_getquota, cmd_getquotaroot, cmd_setquota, cmd_getmetadata, cmd_setmetadata ;
 extern void capabilities (void) ;
 extern void condstore_on (void) ;
 

@@ -28,6 +28,12 @@ extern int tern_env_uint (char const *, unsigned int *, unsigned int) ;
 extern int tern_cfg_lines (stralloc *, char const *) ;
 /* First line of etc/me, else the host name. */
 extern int tern_cfg_me (stralloc *) ;
+/* A user's limits (etc/quota, tern-config(5)): storage in KiB, a
+   message count, UINT64_MAX for none. 1 (no file or no line: no limits),
+   or 0 with errno (EINVAL: a line that does not parse). */
+typedef struct tern_quota_s tern_quota, *tern_quota_ref ;
+struct tern_quota_s { uint64_t storage ; uint64_t messages ; } ;
+extern int tern_quota_get (char const *, tern_quota *) ;
 /* Is the (lowercase) domain one of the NUL-terminated list? */
 extern int tern_domain_in (char const *, size_t, char const *, size_t) ;
 

@@ -307,4 +307,15 @@ extern int tern_folder_defaults (char const *) ;
 extern int tern_subs_read (stralloc *, char const *) ;
 extern int tern_subs_change (char const *, char const *, size_t, int) ;
 
+/* ---- quota (RFC 9208): what a user's folders hold ---- */
+
+/* The sum of RFC822.SIZE (as far as known) and the number of messages
+   of every folder under the Maildir root: from each folder's index
+   (brought up to date first), or, for a folder without one, from the
+   names in new/ and cur/ (their W= or S= sizes, else the file's). The
+   stores in open[0..nopen) are folders this process has open already
+   (one LMDB environment per folder per process): they are read as they
+   are. 1, or 0 with errno. */
+extern int tern_quota_usage (char const *, tern_store *const *, size_t, uint64_t *, uint64_t *) ;
+
 #endif

@@ -1,4 +1,4 @@
-/* unit test: tern_addr_sane, tern_atomic_open/commit, tern_lockfile */
+/* unit test: tern_addr_sane, tern_atomic_open/commit, tern_lockfile, tern_quota_get */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +103,37 @@ int main (void)
   unlink(path.s) ;
   tern_path(&path, dir, "file") ;
   unlink(path.s) ;
+
+  /* tern_quota_get: etc/quota under $TERN_ROOT */
+  {
+    tern_quota q ;
+    tern_path(&path, dir, "etc") ;
+    mkdir(path.s, 0755) ;
+    setenv("TERN_ROOT", dir, 1) ;
+    tap_ok(tern_quota_get("a@example.test", &q) && q.storage == UINT64_MAX && q.messages == UINT64_MAX, "quota: no file, no limits") ;
+    tern_path(&path, dir, "etc/quota") ;
+    fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC, 0644) ;
+    {
+      static char const conf[] = "# c\n*\t100\nA@Example.Test  20 5\nb@example.test - 7\n* 1 1\n" ;
+      if (write(fd, conf, sizeof(conf) - 1) != sizeof(conf) - 1) tap_ok(0, "write etc/quota") ;
+    }
+    close(fd) ;
+    tap_ok(tern_quota_get("a@example.test", &q) && q.storage == 20 && q.messages == 5, "quota: the user's line, in any case") ;
+    tap_ok(tern_quota_get("b@example.test", &q) && q.storage == UINT64_MAX && q.messages == 7, "quota: - for no storage limit") ;
+    tap_ok(tern_quota_get("c@example.test", &q) && q.storage == 100 && q.messages == UINT64_MAX, "quota: the first * line for the others") ;
+    static char const *const bad[] = { "a@example.test\n", "a@example.test 1x\n", "a@example.test 1 2 3\n", "a@example.test -1\n", "a@example.test 18446744073709551615\n", 0 } ;
+    for (unsigned int i = 0 ; bad[i] ; i++)
+    {
+      fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC, 0644) ;
+      if (write(fd, bad[i], strlen(bad[i])) != (ssize_t)strlen(bad[i])) tap_ok(0, "write etc/quota") ;
+      close(fd) ;
+      errno = 0 ;
+      tap_ok(!tern_quota_get("z@example.test", &q) && errno == EINVAL, "quota: a line that does not parse is an error, for every user") ;
+    }
+    unlink(path.s) ;
+    tern_path(&path, dir, "etc") ;
+    rmdir(path.s) ;
+  }
   rmdir(dir) ;
   stralloc_free(&path) ;
   stralloc_free(&tmp) ;
