@@ -124,6 +124,8 @@ extern int imap_getline (stralloc *) ;
 extern int imap_input_pending (void) ;
 #include <skalibs/tai.h>
 extern int imap_wait (int, tain const *) ;
+/* cmd-append.c: one message's [flags] [date] literal (APPEND, REPLACE) */
+extern int append_message (tern_imap_p *, tern_store *, tern_store_new *) ;
 /* cmd-store.c */
 extern int flag_arg (tern_store *, char const *, size_t, uint32_t *, uint32_t *, int, int *) ;
 
