@@ -568,16 +568,21 @@ static void drop_rest (uint64_t n, tain const *deadline)
   stralloc_free(&line) ;
 }
 
-/* Is the literal whose head is at head in the command an APPEND
-   message? In "tag APPEND mailbox ...", every literal but a mailbox
-   name given as a literal right after "APPEND " is one. */
+/* Is the literal whose head is at head in the command a message, to
+   spool? In "tag APPEND mailbox ...", every literal but a mailbox name
+   given as a literal right after "APPEND "; in "tag [UID] REPLACE n
+   mailbox ..." (RFC 8508 3), every literal but the mailbox's, right
+   after the message's number. */
 static int is_append_message (stralloc const *cmd, size_t head)
 {
   size_t i = 0, j ;
   while (i < cmd->len && cmd->s[i] != ' ') i++ ;
-  if (i + 8 > cmd->len || strncasecmp(cmd->s + i, " APPEND ", 8)) return 0 ;
-  j = i + 8 ;
-  return head != j ;
+  if (i + 8 <= cmd->len && !strncasecmp(cmd->s + i, " APPEND ", 8)) return head != i + 8 ;
+  if (i + 5 <= cmd->len && !strncasecmp(cmd->s + i, " UID ", 5)) i += 4 ;
+  if (i + 9 > cmd->len || strncasecmp(cmd->s + i, " REPLACE ", 9)) return 0 ;
+  j = i + 9 ;
+  while (j < cmd->len && cmd->s[j] != ' ') j++ ;
+  return head != j + 1 ;
 }
 
 static stralloc cmd = STRALLOC_ZERO ;
@@ -697,7 +702,7 @@ void capabilities (void)
   o_str(REV2_OFFERED ? "IMAP4rev1 IMAP4rev2 LITERAL+" : "IMAP4rev1 LITERAL+") ;
   o_str(" ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
         " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
-        " UTF8=ACCEPT") ;
+        " UTF8=ACCEPT REPLACE") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -842,6 +847,7 @@ static command const commands[] =
   { "APPEND", &cmd_append, ST_AUTH },
   { "COPY", &cmd_copy, ST_SEL | UIDOK },
   { "MOVE", &cmd_move, ST_SEL | UIDOK },
+  { "REPLACE", &cmd_replace, ST_SEL | UIDOK },
   { "EXPUNGE", &cmd_expunge, ST_SEL | UIDOK },
   { "CLOSE", &cmd_close, ST_SEL },
   { "UNSELECT", &cmd_unselect, ST_SEL },

@@ -190,7 +190,7 @@ extern cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_na
 extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe ;
 extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
 extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
-extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress ;
+extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress, cmd_replace ;
 extern void capabilities (void) ;
 extern void condstore_on (void) ;
 
