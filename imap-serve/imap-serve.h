@@ -38,6 +38,7 @@ struct sess_s
   int qresync ;
   int rev2 ;                   /* IMAP4rev2 (RFC 9051): ESEARCH for SEARCH, no RECENT, LIST at SELECT */
   int utf8 ;                   /* UTF8=ACCEPT (RFC 6855) or IMAP4rev2: mailbox names and quoted strings in UTF-8 */
+  int uidonly ;                /* RFC 9586: UIDs only, in commands and responses */
   /* the selected folder */
   int selected ;
   int readonly ;
@@ -74,6 +75,9 @@ extern void o_tagged (char const *) ;                   /* "tag " s CRLF */
 extern void o_bad (tern_imap_p const *, char const *) ; /* "tag BAD " with the parser's reason */
 extern void o_nosys (char const *) ;                    /* "tag NO [SERVERBUG]..." after a store failure, logged */
 extern void o_uidset (uint32_t const *, size_t) ;       /* a sequence-set of sorted UIDs: "1:3,7" */
+extern void o_fetch_open (uint32_t, uint32_t) ;         /* "* msn FETCH (", or "* uid UIDFETCH (" (RFC 9586 3.3) */
+/* the reason of the BAD for message numbers once UIDONLY is on (RFC 9586 3) */
+#define UIDREQUIRED "[UIDREQUIRED] Message numbers cannot be used once UIDONLY is enabled"
 extern void die_io (char const *) gccattr_noreturn ;
 
 /* ---- the selected folder (view.c) ---- */
