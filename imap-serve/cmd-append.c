@@ -13,6 +13,48 @@
 #include <skalibs/strerr.h>
 #include "imap-serve.h"
 
+/* One message of APPEND (or REPLACE, RFC 8508 3): [flag-list SP]
+   [date-time SP] literal, the literal spooled into tmp/ already. 1 with
+   nm filled, or 0 after the reply (BAD, or NO with its code). */
+int append_message (tern_imap_p *p, tern_store *st, tern_store_new *nm)
+{
+  char const *data ;
+  uint64_t len ;
+  int fd, binary ;
+  *nm = (tern_store_new){ .tmpname = 0, .tmpdirfd = imap_tmpdir(), .flags = 0, .keywords = 0, .internaldate = 0 } ;
+  if (tern_imap_p_peek(p) == '(')
+  {
+    tern_imap_p_char(p, '(') ;
+    while (tern_imap_p_peek(p) != ')')
+    {
+      char const *f ;
+      size_t n ;
+      int nokw ;
+      if (!tern_imap_p_flag(p, &f, &n, 0)) { o_bad(p, 0) ; return 0 ; }
+      if (!flag_arg(st, f, n, &nm->flags, &nm->keywords, 1, &nokw))
+      {
+        if (nokw) o_tagged("NO [LIMIT] No room for another keyword in this mailbox") ;
+        else { p->err = "Invalid flag" ; o_bad(p, 0) ; }
+        return 0 ;
+      }
+      if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
+      else break ;
+    }
+    if (!tern_imap_p_char(p, ')') || !tern_imap_p_sp(p)) { o_bad(p, 0) ; return 0 ; }
+  }
+  if (tern_imap_p_peek(p) == '"')
+  {
+    int zone ;
+    if (!tern_imap_p_datetime(p, &nm->internaldate, &zone) || !tern_imap_p_sp(p)) { o_bad(p, 0) ; return 0 ; }
+    if (nm->internaldate <= 0) nm->internaldate = 1 ;
+  }
+  if (!tern_imap_p_literal(p, &data, &fd, &len, &binary)) { o_bad(p, 0) ; return 0 ; }
+  if (binary) { o_tagged("NO [CANNOT] BINARY is not supported") ; return 0 ; }
+  if (fd < 0 || !imap_spooled(fd, &nm->tmpname, &nm->filesize, &nm->size)) { o_tagged("NO [SERVERBUG] The message was not stored") ; return 0 ; }
+  if (!len) { o_tagged("NO [CANNOT] An empty message cannot be appended") ; return 0 ; }
+  return 1 ;
+}
+
 void cmd_append (tern_imap_p *p)
 {
   stralloc name = STRALLOC_ZERO ;
@@ -26,40 +68,8 @@ void cmd_append (tern_imap_p *p)
   else if (!folder_open(&other, name.s, name.len)) goto end ;
   for (;;)
   {
-    tern_store_new nm = { .tmpname = 0, .tmpdirfd = imap_tmpdir(), .flags = 0, .keywords = 0, .internaldate = 0 } ;
-    char const *data ;
-    uint64_t len ;
-    int fd, binary ;
-    if (tern_imap_p_peek(p) == '(')
-    {
-      tern_imap_p_char(p, '(') ;
-      while (tern_imap_p_peek(p) != ')')
-      {
-        char const *f ;
-        size_t n ;
-        int nokw ;
-        if (!tern_imap_p_flag(p, &f, &n, 0)) { o_bad(p, 0) ; goto end ; }
-        if (!flag_arg(st, f, n, &nm.flags, &nm.keywords, 1, &nokw))
-        {
-          if (nokw) o_tagged("NO [LIMIT] No room for another keyword in this mailbox") ;
-          else { p->err = "Invalid flag" ; o_bad(p, 0) ; }
-          goto end ;
-        }
-        if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
-        else break ;
-      }
-      if (!tern_imap_p_char(p, ')') || !tern_imap_p_sp(p)) { o_bad(p, 0) ; goto end ; }
-    }
-    if (tern_imap_p_peek(p) == '"')
-    {
-      int zone ;
-      if (!tern_imap_p_datetime(p, &nm.internaldate, &zone) || !tern_imap_p_sp(p)) { o_bad(p, 0) ; goto end ; }
-      if (nm.internaldate <= 0) nm.internaldate = 1 ;
-    }
-    if (!tern_imap_p_literal(p, &data, &fd, &len, &binary)) { o_bad(p, 0) ; goto end ; }
-    if (binary) { o_tagged("NO [CANNOT] BINARY is not supported") ; goto end ; }
-    if (fd < 0 || !imap_spooled(fd, &nm.tmpname, &nm.filesize, &nm.size)) { o_tagged("NO [SERVERBUG] The message was not stored") ; goto end ; }
-    if (!len) { o_tagged("NO [CANNOT] An empty message cannot be appended") ; goto end ; }
+    tern_store_new nm ;
+    if (!append_message(p, st, &nm)) goto end ;
     if (!genalloc_append(tern_store_new, &msgs, &nm)) die_io("out-of-memory") ;
     if (tern_imap_p_eol(p)) break ;
     p->err = 0 ;

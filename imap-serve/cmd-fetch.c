@@ -251,13 +251,11 @@ static void o_section_data (char const *s, size_t len, item const *it)
 
 void fetch_flags_line (uint32_t msn, tern_msg const *m, int unsolicited)
 {
-  o_str("* ") ;
-  o_num(msn) ;
-  o_str(" FETCH (") ;
+  o_fetch_open(msn, m->uid) ;
   /* RFC 7162 3.2.4: once CONDSTORE is on, UID and MODSEQ in every
-     untagged FETCH that is not a plain FETCH's reply */
+     untagged FETCH that is not a plain FETCH's reply (a UIDFETCH has it) */
   /* RFC 9051 7.5.2: in IMAP4rev2 every unsolicited FETCH has the UID */
-  if (S.uid || S.condstore || (unsolicited && (S.qresync || S.rev2))) { o_str("UID ") ; o_num(m->uid) ; o_put(" ", 1) ; }
+  if (!S.uidonly && (S.uid || S.condstore || (unsolicited && (S.qresync || S.rev2)))) { o_str("UID ") ; o_num(m->uid) ; o_put(" ", 1) ; }
   o_str("FLAGS ") ;
   o_flags(m->flags, m->keywords, view_recent(m->uid)) ;
   if (S.condstore) { o_str(" MODSEQ (") ; o_num(m->modseq) ; o_put(")", 1) ; }
@@ -286,9 +284,7 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
     c->m.size = crlf_size(c->map, c->maplen) ;
     c->newsize = c->m.size ;
   }
-  o_str("* ") ;
-  o_num(msn) ;
-  o_str(" FETCH (") ;
+  o_fetch_open(msn, c->m.uid) ;
   for (size_t i = 0 ; i < ni ; i++)
   {
     item const *x = it + i ;
@@ -349,7 +345,7 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
   /* what the client did not ask for but must learn (RFC 3501 6.4.5:
      flags that changed; RFC 7162 3.1.4.1: MODSEQ with CHANGEDSINCE; UID
      in UID FETCH, RFC 3501 6.4.8) */
-  if ((S.uid || (addflags && S.condstore)) && !uiddone) { if (sp) o_put(" ", 1) ; o_str("UID ") ; o_num(c->m.uid) ; sp = 1 ; }
+  if (!S.uidonly && (S.uid || (addflags && S.condstore)) && !uiddone) { if (sp) o_put(" ", 1) ; o_str("UID ") ; o_num(c->m.uid) ; sp = 1 ; }
   if (addflags && !flagsdone) { if (sp) o_put(" ", 1) ; o_str("FLAGS ") ; o_flags(c->m.flags, c->m.keywords, view_recent(c->m.uid)) ; sp = 1 ; }
   if ((addmodseq || (addflags && S.condstore)) && !modseqdone) { if (sp) o_put(" ", 1) ; o_str("MODSEQ (") ; o_num(c->m.modseq) ; o_put(")", 1) ; }
   o_str(")\r\n") ;

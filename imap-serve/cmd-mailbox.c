@@ -64,9 +64,12 @@ static void do_select (tern_imap_p *p, int readonly)
           if (tern_imap_p_peek(p) == ' ') tern_imap_p_sp(p) ;
           if (tern_imap_p_peek(p) == '(')
           {
-            /* seq-match-data: an optimisation the server may skip */
+            /* seq-match-data: an optimisation the server may skip;
+               message numbers, refused once UIDONLY is on (RFC 9586 3) */
             genalloc junk = GENALLOC_ZERO ;
-            int ok = tern_imap_p_char(p, '(') && tern_imap_p_seqset(p, &junk, 0) && tern_imap_p_sp(p)
+            int ok ;
+            if (S.uidonly) { p->err = UIDREQUIRED ; goto bad ; }
+            ok = tern_imap_p_char(p, '(') && tern_imap_p_seqset(p, &junk, 0) && tern_imap_p_sp(p)
                   && tern_imap_p_seqset(p, &junk, 0) && tern_imap_p_char(p, ')') ;
             genalloc_free(tern_imap_range, &junk) ;
             if (!ok) goto bad ;

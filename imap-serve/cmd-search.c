@@ -133,6 +133,8 @@ static int key (tern_imap_p *p, uint32_t *out, unsigned int depth)
     genalloc r = GENALLOC_ZERO ;
     int dollar ;
     if (!tern_imap_p_seqset(p, &r, &dollar)) { genalloc_free(tern_imap_range, &r) ; return 0 ; }
+    /* RFC 9586 3: message numbers, in UID SEARCH too */
+    if (!dollar && S.uidonly) { genalloc_free(tern_imap_range, &r) ; p->err = UIDREQUIRED ; return 0 ; }
     i = newnode(dollar ? K_DOLLAR : K_SEQ, 0) ;
     if (i == NONE) { genalloc_free(tern_imap_range, &r) ; p->err = "Too many search keys" ; return 0 ; }
     N(i)->set = genalloc_len(tern_imap_range, &sets) ;

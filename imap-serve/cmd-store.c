@@ -115,8 +115,8 @@ void cmd_store (tern_imap_p *p)
         if (!msn || tern_store_get(&S.st, u, &m) != 1) continue ;
         if (silent)
         {
-          o_str("* ") ; o_num(msn) ; o_str(" FETCH (") ;
-          if (S.uid || S.condstore) { o_str("UID ") ; o_num(u) ; o_put(" ", 1) ; }
+          o_fetch_open(msn, u) ;
+          if (!S.uidonly && (S.uid || S.condstore)) { o_str("UID ") ; o_num(u) ; o_put(" ", 1) ; }
           o_str("MODSEQ (") ; o_num(m.modseq) ; o_str("))\r\n") ;
         }
         else fetch_flags_line(msn, &m, 0) ;

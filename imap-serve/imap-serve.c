@@ -293,6 +293,13 @@ void o_uidset (uint32_t const *u, size_t n)
   }
 }
 
+void o_fetch_open (uint32_t msn, uint32_t uid)
+{
+  o_str("* ") ;
+  o_num(S.uidonly ? uid : msn) ;
+  o_str(S.uidonly ? " UIDFETCH (" : " FETCH (") ;
+}
+
 /* ---- input: buffered, every line with a deadline ---- */
 
 #define IDLESOON 1   /* seconds without a command before the index is unmapped */
@@ -568,16 +575,21 @@ static void drop_rest (uint64_t n, tain const *deadline)
   stralloc_free(&line) ;
 }
 
-/* Is the literal whose head is at head in the command an APPEND
-   message? In "tag APPEND mailbox ...", every literal but a mailbox
-   name given as a literal right after "APPEND " is one. */
+/* Is the literal whose head is at head in the command a message, to
+   spool? In "tag APPEND mailbox ...", every literal but a mailbox name
+   given as a literal right after "APPEND "; in "tag [UID] REPLACE n
+   mailbox ..." (RFC 8508 3), every literal but the mailbox's, right
+   after the message's number. */
 static int is_append_message (stralloc const *cmd, size_t head)
 {
   size_t i = 0, j ;
   while (i < cmd->len && cmd->s[i] != ' ') i++ ;
-  if (i + 8 > cmd->len || strncasecmp(cmd->s + i, " APPEND ", 8)) return 0 ;
-  j = i + 8 ;
-  return head != j ;
+  if (i + 8 <= cmd->len && !strncasecmp(cmd->s + i, " APPEND ", 8)) return head != i + 8 ;
+  if (i + 5 <= cmd->len && !strncasecmp(cmd->s + i, " UID ", 5)) i += 4 ;
+  if (i + 9 > cmd->len || strncasecmp(cmd->s + i, " REPLACE ", 9)) return 0 ;
+  j = i + 9 ;
+  while (j < cmd->len && cmd->s[j] != ' ') j++ ;
+  return head != j + 1 ;
 }
 
 /* Is the command "tag NAME ..."? (SETMETADATA's values may be literal8,
@@ -706,7 +718,7 @@ void capabilities (void)
   o_str(REV2_OFFERED ? "IMAP4rev1 IMAP4rev2 LITERAL+" : "IMAP4rev1 LITERAL+") ;
   o_str(" ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
         " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
-        " UTF8=ACCEPT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE METADATA") ;
+        " UTF8=ACCEPT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE METADATA REPLACE UIDONLY") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -781,10 +793,11 @@ void cmd_id (tern_imap_p *p)
 }
 
 /* RFC 5161: the extensions a client may enable; QRESYNC implies
-   CONDSTORE (RFC 7162 3.2.3). Unknown ones are ignored. */
+   CONDSTORE (RFC 7162 3.2.3); UIDONLY (RFC 9586 3). Unknown ones are
+   ignored. */
 void cmd_enable (tern_imap_p *p)
 {
-  int cs = 0, qr = 0, u8 = 0, r2 = 0 ;
+  int cs = 0, qr = 0, u8 = 0, r2 = 0, uo = 0 ;
   if (!tern_imap_p_sp(p)) { o_bad(p, 0) ; return ; }
   for (;;)
   {
@@ -795,6 +808,7 @@ void cmd_enable (tern_imap_p *p)
     else if (n == 7 && !strncasecmp(a, "QRESYNC", 7)) qr = cs = 1 ;
     else if (n == 11 && !strncasecmp(a, "UTF8=ACCEPT", 11)) u8 = 1 ;
     else if (REV2_OFFERED && n == 9 && !strncasecmp(a, "IMAP4rev2", 9)) r2 = 1 ;
+    else if (n == 7 && !strncasecmp(a, "UIDONLY", 7)) uo = 1 ;
     if (tern_imap_p_peek(p) != ' ') break ;
     tern_imap_p_sp(p) ;
   }
@@ -804,12 +818,14 @@ void cmd_enable (tern_imap_p *p)
   if (qr && !S.qresync) o_str(" QRESYNC") ;
   if (u8 && !S.utf8) o_str(" UTF8=ACCEPT") ;
   if (r2 && !S.rev2) o_str(" IMAP4rev2") ;
+  if (uo && !S.uidonly) o_str(" UIDONLY") ;
   o_str("\r\n") ;
   if (cs) condstore_on() ;
   if (qr) S.qresync = 1 ;
   if (u8) S.utf8 = 1 ;
   /* RFC 9051 5.1, A: UTF-8 names and strings come with IMAP4rev2 */
   if (r2) S.rev2 = S.utf8 = 1 ;
+  if (uo) S.uidonly = 1 ;
   o_tagged("OK Enabled") ;
 }
 
@@ -826,22 +842,23 @@ void cmd_namespace (tern_imap_p *p)
 #define ST_AUTH 0
 #define ST_SEL 1
 #define UIDOK 0x100
+#define UIDREQ 0x200   /* takes or answers message numbers: refused once UIDONLY is on (RFC 9586 3) */
 
 typedef struct command_s command ;
 struct command_s
 {
   char const *name ;
   cmd_func *f ;
-  unsigned int flags ;   /* ST_SEL: needs a selected folder; UIDOK: has a UID form */
+  unsigned int flags ;   /* ST_SEL: needs a selected folder; UIDOK: has a UID form; UIDREQ */
 } ;
 
 static command const commands[] =
 {
-  { "FETCH", &cmd_fetch, ST_SEL | UIDOK },
-  { "STORE", &cmd_store, ST_SEL | UIDOK },
-  { "SEARCH", &cmd_search, ST_SEL | UIDOK },
-  { "SORT", &cmd_sort, ST_SEL | UIDOK },
-  { "THREAD", &cmd_thread, ST_SEL | UIDOK },
+  { "FETCH", &cmd_fetch, ST_SEL | UIDOK | UIDREQ },
+  { "STORE", &cmd_store, ST_SEL | UIDOK | UIDREQ },
+  { "SEARCH", &cmd_search, ST_SEL | UIDOK | UIDREQ },
+  { "SORT", &cmd_sort, ST_SEL | UIDOK | UIDREQ },
+  { "THREAD", &cmd_thread, ST_SEL | UIDOK | UIDREQ },
   { "NOOP", &cmd_noop, ST_AUTH },
   { "IDLE", &cmd_idle, ST_AUTH },
   { "SELECT", &cmd_select, ST_AUTH },
@@ -849,8 +866,9 @@ static command const commands[] =
   { "LIST", &cmd_list, ST_AUTH },
   { "STATUS", &cmd_status, ST_AUTH },
   { "APPEND", &cmd_append, ST_AUTH },
-  { "COPY", &cmd_copy, ST_SEL | UIDOK },
-  { "MOVE", &cmd_move, ST_SEL | UIDOK },
+  { "COPY", &cmd_copy, ST_SEL | UIDOK | UIDREQ },
+  { "MOVE", &cmd_move, ST_SEL | UIDOK | UIDREQ },
+  { "REPLACE", &cmd_replace, ST_SEL | UIDOK | UIDREQ },
   { "EXPUNGE", &cmd_expunge, ST_SEL | UIDOK },
   { "CLOSE", &cmd_close, ST_SEL },
   { "UNSELECT", &cmd_unselect, ST_SEL },
@@ -930,6 +948,7 @@ static void dispatch (void)
     return ;
   }
   if ((c->flags & ST_SEL) && !S.selected) { o_bad(0, "No mailbox selected") ; return ; }
+  if (S.uidonly && !S.uid && (c->flags & UIDREQ)) { p.err = UIDREQUIRED ; o_bad(&p, 0) ; return ; }
   (*c->f)(&p) ;
 }
 

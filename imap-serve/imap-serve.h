@@ -38,6 +38,7 @@ struct sess_s
   int qresync ;
   int rev2 ;                   /* IMAP4rev2 (RFC 9051): ESEARCH for SEARCH, no RECENT, LIST at SELECT */
   int utf8 ;                   /* UTF8=ACCEPT (RFC 6855) or IMAP4rev2: mailbox names and quoted strings in UTF-8 */
+  int uidonly ;                /* RFC 9586: UIDs only, in commands and responses */
   /* the selected folder */
   int selected ;
   int readonly ;
@@ -74,6 +75,9 @@ extern void o_tagged (char const *) ;                   /* "tag " s CRLF */
 extern void o_bad (tern_imap_p const *, char const *) ; /* "tag BAD " with the parser's reason */
 extern void o_nosys (char const *) ;                    /* "tag NO [SERVERBUG]..." after a store failure, logged */
 extern void o_uidset (uint32_t const *, size_t) ;       /* a sequence-set of sorted UIDs: "1:3,7" */
+extern void o_fetch_open (uint32_t, uint32_t) ;         /* "* msn FETCH (", or "* uid UIDFETCH (" (RFC 9586 3.3) */
+/* the reason of the BAD for message numbers once UIDONLY is on (RFC 9586 3) */
+#define UIDREQUIRED "[UIDREQUIRED] Message numbers cannot be used once UIDONLY is enabled"
 extern void die_io (char const *) gccattr_noreturn ;
 
 /* ---- the selected folder (view.c) ---- */
@@ -124,6 +128,8 @@ extern int imap_getline (stralloc *) ;
 extern int imap_input_pending (void) ;
 #include <skalibs/tai.h>
 extern int imap_wait (int, tain const *) ;
+/* cmd-append.c: one message's [flags] [date] literal (APPEND, REPLACE) */
+extern int append_message (tern_imap_p *, tern_store *, tern_store_new *) ;
 /* cmd-store.c */
 extern int flag_arg (tern_store *, char const *, size_t, uint32_t *, uint32_t *, int, int *) ;
 
@@ -197,7 +203,7 @@ extern cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_na
 extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe ;
 extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
 extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
-extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress ;
+extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress, cmd_replace ;
 extern cmd_func cmd_getquota, cmd_getquotaroot, cmd_setquota, cmd_getmetadata, cmd_setmetadata ;
 extern void capabilities (void) ;
 extern void condstore_on (void) ;

@@ -332,16 +332,17 @@ static void flush_expunges (void)
 {
   size_t ng = genalloc_len(uint32_t, &S.pendexp) ;
   uint32_t *g = genalloc_s(uint32_t, &S.pendexp) ;
+  int vanished = S.qresync || S.uidonly ;
   if (!ng) return ;
   qsort(g, ng, 4, &u32cmp) ;
-  if (S.qresync)
+  if (vanished)
   {
-    /* RFC 7162 3.2.10 */
+    /* RFC 7162 3.2.10; RFC 9586 3: no message numbers */
     o_str("* VANISHED ") ;
     o_uidset(g, ng) ;
     o_str("\r\n") ;
   }
-  view_remove(g, ng, S.qresync ? 0 : &say_expunge) ;
+  view_remove(g, ng, vanished ? 0 : &say_expunge) ;
   genalloc_setlen(uint32_t, &S.pendexp, 0) ;
 }
 
@@ -526,9 +527,10 @@ int view_select (char const *name, size_t len, int readonly, tern_imap_p *qr)
   }
   view_announce_flags(1) ;
   o_str("* ") ; o_num(nv) ; o_str(" EXISTS\r\n") ;
-  /* RFC 9051 E.11, E.12: neither RECENT nor UNSEEN in IMAP4rev2 */
+  /* RFC 9051 E.11, E.12: neither RECENT nor UNSEEN in IMAP4rev2; UNSEEN
+     is a message number (RFC 9586 3) */
   if (!S.rev2) { o_str("* ") ; o_num(view_nrecent()) ; o_str(" RECENT\r\n") ; }
-  if (in.firstunseen && !S.rev2)
+  if (in.firstunseen && !S.rev2 && !S.uidonly)
   {
     uint32_t msn = view_msn(in.firstunseen) ;
     if (msn) { o_str("* OK [UNSEEN ") ; o_num(msn) ; o_str("] First unseen\r\n") ; }
