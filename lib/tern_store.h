@@ -69,6 +69,9 @@ struct tern_store_info_s
   uint32_t recent ;       /* UIDs from here up have not been claimed as \Recent yet */
   uint32_t firstunseen ;  /* UID of the first message without \Seen, 0 if none */
   uint64_t size ;         /* the sum of RFC822.SIZE, as far as known */
+  uint64_t unsized ;      /* octets on the disk of the messages whose RFC822.SIZE is not known
+                             (each as sent is at most twice that); UINT64_MAX: an old index
+                             that does not say, until its next write */
   uint64_t oldestmodseq ; /* the change log has every expunge after this MODSEQ */
   unsigned int nkeywords ;
 } ;
