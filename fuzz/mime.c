@@ -244,6 +244,13 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
     tmp.len = 0 ;
     check(tern_mime_decode(&tmp, s + p->body, p->bodylen, p->cte)) ;
     check(tmp.len <= 2 * p->bodylen + 2) ;
+    /* BINARY.SIZE: the count without a copy agrees with the decode */
+    check(tern_mime_decode_size(s + p->body, p->bodylen, p->cte, 0) == tmp.len) ;
+    {
+      uint64_t crlf = tmp.len ;
+      for (size_t j = 0 ; j < tmp.len ; j++) if (tmp.s[j] == '\n' && (!j || tmp.s[j-1] != '\r')) crlf++ ;
+      check(tern_mime_decode_size(s + p->body, p->bodylen, p->cte, 1) == crlf) ;
+    }
   }
 
   /* search: a needle from the input, the ASCII path against a naive search */

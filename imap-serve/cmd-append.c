@@ -1,6 +1,6 @@
 /* cmd-append.c: APPEND (RFC 3501 6.3.11), with MULTIAPPEND (RFC 3502:
    all the messages or none), APPENDUID (RFC 4315 3) and APPENDLIMIT
-   (RFC 7889). The messages were written into the Maildir's tmp/ and
+   (RFC 7889), literal8 messages (BINARY, RFC 3516 4.4). The messages were written into the Maildir's tmp/ and
    fsynced while the command was read (imap-serve.c); here they go into
    the folder's cur/ under their flags, get their UIDs, and only then is
    the OK sent. */
@@ -57,7 +57,7 @@ void cmd_append (tern_imap_p *p)
       if (nm.internaldate <= 0) nm.internaldate = 1 ;
     }
     if (!tern_imap_p_literal(p, &data, &fd, &len, &binary)) { o_bad(p, 0) ; goto end ; }
-    if (binary) { o_tagged("NO [CANNOT] BINARY is not supported") ; goto end ; }
+    (void)binary ;   /* a literal8 (RFC 3516 4.4) is stored as it came, within APPENDLIMIT as any other */
     if (fd < 0 || !imap_spooled(fd, &nm.tmpname, &nm.filesize, &nm.size)) { o_tagged("NO [SERVERBUG] The message was not stored") ; goto end ; }
     if (!len) { o_tagged("NO [CANNOT] An empty message cannot be appended") ; goto end ; }
     if (!genalloc_append(tern_store_new, &msgs, &nm)) die_io("out-of-memory") ;

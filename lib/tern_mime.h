@@ -210,6 +210,10 @@ extern uint32_t tern_mime_find (tern_mime const *, uint32_t const *, unsigned in
    quoted-printable per 6.7, soft line breaks removed), appended to out:
    1, or 0 ENOMEM. 7bit, 8bit, binary and unknown ones are copied. */
 extern int tern_mime_decode (stralloc *, char const *, size_t, unsigned int) ;
+/* The octets tern_mime_decode would append, counted without a copy
+   (BINARY.SIZE, RFC 3516 4.2): with crlf set, each LF of the decoded
+   data not preceded by CR counted as two (a text part sent as CRLF). */
+extern uint64_t tern_mime_decode_size (char const *, size_t, unsigned int, int) ;
 /* s[0..len) in charset cs[0..cslen) converted to UTF-8 through iconv(3)
    and appended to out; an unknown charset, or invalid input, keeps what
    is valid UTF-8 and replaces the rest with U+FFFD: 1, or 0 ENOMEM. */

@@ -109,9 +109,14 @@ static void charsets (void)
 static void dec (char const *in, unsigned int cte, char const *want, size_t wantlen, char const *name)
 {
   stralloc sa = STRALLOC_ZERO ;
+  uint64_t crlf = wantlen ;
   tap_ok(tern_mime_decode(&sa, in, strlen(in), cte), name) ;
   is_bytes(&sa, want, wantlen, name) ;
   stralloc_free(&sa) ;
+  /* tern_mime_decode_size agrees, without and with LF made CRLF */
+  for (size_t i = 0 ; i < wantlen ; i++) if (want[i] == '\n' && (!i || want[i-1] != '\r')) crlf++ ;
+  tap_is_int(tern_mime_decode_size(in, strlen(in), cte, 0), wantlen, name) ;
+  tap_is_int(tern_mime_decode_size(in, strlen(in), cte, 1), crlf, name) ;
 }
 
 static void decodes (void)
@@ -132,6 +137,10 @@ static void decodes (void)
   dec("a=\r\nb", TERN_CTE_QP, "ab", 2, "qp: CRLF soft break") ;
   dec("x\ty", TERN_CTE_7BIT, "x\ty", 3, "7bit copied") ;
   dec("=41", TERN_CTE_OTHER, "=41", 3, "unknown encodings copied") ;
+  dec("CmEKYg0KYwo=\n", TERN_CTE_BASE64, "\na\nb\r\nc\n", 8, "base64 of LF line ends (sizes with them as CRLF)") ;
+  dec("a=0Ab=0D=0Ac\n", TERN_CTE_QP, "a\nb\r\nc\r\n", 8, "qp: encoded line ends") ;
+  dec("x\ny\r\n\n", TERN_CTE_8BIT, "x\ny\r\n\n", 6, "8bit copied, LF and CRLF") ;
+  dec("AAEC/w==", TERN_CTE_BASE64, "\0\1\2\377", 4, "base64 to binary, NUL included") ;
 }
 
 static void texts (void)
