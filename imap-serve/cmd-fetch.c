@@ -26,7 +26,7 @@
 #define BATCH 256
 
 enum { I_FLAGS, I_UID, I_INTERNALDATE, I_SAVEDATE, I_SIZE, I_ENVELOPE, I_BODY, I_BODYSTRUCTURE, I_MODSEQ, I_SECTION,
-       I_BINARY, I_BINSIZE } ;
+       I_BINARY, I_BINSIZE, I_EMAILID, I_THREADID } ;
 
 #define PATHMAX 64
 
@@ -202,6 +202,8 @@ static int parse_att (tern_imap_p *p)
   if (kw(w, n, "RFC822.SIZE")) { need |= NEED_SIZE ; return add_simple(I_SIZE, "RFC822.SIZE") ; }
   if (kw(w, n, "ENVELOPE")) { need |= NEED_HDR ; return add_simple(I_ENVELOPE, "ENVELOPE") ; }
   if (kw(w, n, "BODYSTRUCTURE")) { need |= NEED_STRUCT ; return add_simple(I_BODYSTRUCTURE, "BODYSTRUCTURE") ; }
+  if (kw(w, n, "EMAILID")) return add_simple(I_EMAILID, "EMAILID") ;     /* RFC 8474 5 */
+  if (kw(w, n, "THREADID")) return add_simple(I_THREADID, "THREADID") ;
   if (kw(w, n, "MODSEQ")) { condstore_on() ; return add_simple(I_MODSEQ, "MODSEQ") ; }
   if (kw(w, n, "RFC822") || kw(w, n, "RFC822.HEADER") || kw(w, n, "RFC822.TEXT"))
   {
@@ -489,6 +491,14 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
       }
       case I_BINARY :
       case I_BINSIZE : o_binary(c, x) ; break ;
+      case I_EMAILID :
+      {
+        char id[TERN_EMAILID_MAX + 1] ;
+        size_t il = tern_maildir_emailid(id, c->m.name, c->m.namelen) ;
+        o_put("(", 1) ; o_put(id, il) ; o_put(")", 1) ;
+        break ;
+      }
+      case I_THREADID : o_str("NIL") ; break ;   /* RFC 8474 5.2: no threads computed */
     }
   }
   /* what the client did not ask for but must learn (RFC 3501 6.4.5:

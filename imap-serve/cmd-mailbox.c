@@ -151,7 +151,19 @@ void cmd_create (tern_imap_p *p)
     else if (errno == EEXIST) o_tagged("NO [ALREADYEXISTS] Mailbox exists") ;
     else o_nosys("create the mailbox") ;
   }
-  else o_tagged("OK Create completed") ;
+  else
+  {
+    /* RFC 8474 4.1: the new folder's MAILBOXID in the OK */
+    stralloc dir = STRALLOC_ZERO ;
+    char id[TERN_MAILBOXID_MAX + 1] ;
+    if (tern_folder_dir(&dir, S.root, name.s, name.len) && tern_folder_mailboxid(dir.s, id))
+    {
+      o_put(S.tag, S.taglen) ;
+      o_str(" OK [MAILBOXID (") ; o_str(id) ; o_str(")] Create completed\r\n") ;
+    }
+    else o_tagged("OK Create completed") ;
+    stralloc_free(&dir) ;
+  }
   stralloc_free(&name) ;
   return ;
  bad:
@@ -339,7 +351,8 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
   int sel = S.selected && S.mbox.len == len && !memcmp(S.mbox.s, name, len) ;
   uint32_t recent ;
   uint64_t size = 0 ;
-  int sp = 0 ;
+  char id[TERN_MAILBOXID_MAX + 1] ;
+  int sp = 0, gotid = 0 ;
   if (sel) { st = &S.st ; if (tern_store_sync(st) < 0) strerr_warnwu1sys("bring the index up to date") ; }
   else if (tagged) { if (!folder_open(&other, name, len)) return 0 ; st = &other ; }
   else
@@ -360,6 +373,7 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
   }
   recent = sel ? view_nrecent() : items & STA_RECENT ? recent_of(st, in.recent) : 0 ;
   if (items & STA_SIZE) size = size_of(st, &in) ;
+  if (items & STA_MAILBOXID && !(gotid = tern_folder_mailboxid(st->path.s, id))) strerr_warnwu2sys("make the MAILBOXID of ", st->path.s) ;
   tern_store_rend(st) ;
   if (!sel) tern_store_close(&other) ;
   if (items & STA_HIGHESTMODSEQ) condstore_on() ;
@@ -376,6 +390,7 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
   ITEM(STA_SIZE, "SIZE", size)
   ITEM(STA_DELETED, "DELETED", in.deleted)
 #undef ITEM
+  if (gotid) { if (sp) o_put(" ", 1) ; o_str("MAILBOXID (") ; o_str(id) ; o_put(")", 1) ; }   /* RFC 8474 4.3 */
   o_str(")\r\n") ;
   return 1 ;
 }

@@ -268,7 +268,20 @@ extern uint64_t tern_maildir_sizefield (char const *, size_t, char) ;
    NUL-terminated. */
 extern int tern_maildir_flagname (stralloc *, char const *, size_t, uint32_t, uint32_t) ;
 
+/* The EMAILID (RFC 8474 5.1) of a message by its file name, into out
+   (TERN_EMAILID_MAX + 1 octets), NUL-terminated: its length. A ",I="
+   field of the unique name (written by tern_store_copy) gives it; else
+   it is made from the unique name. */
+#define TERN_EMAILID_MAX 64
+extern size_t tern_maildir_emailid (char *, char const *, size_t) ;
+
 /* ---- folders (the Maildir++ root and its .Name directories) ---- */
+
+/* The MAILBOXID (RFC 8474 4) of the folder whose directory is dir, into
+   id (TERN_MAILBOXID_MAX + 1 octets), NUL-terminated; made (random, kept
+   in its tern-mailboxid) when it has none. 1, or 0 with errno. */
+#define TERN_MAILBOXID_MAX 64
+extern int tern_folder_mailboxid (char const *, char *) ;
 
 #define TERN_FOLDER_NAMEMAX 250     /* octets of a folder name (mUTF-7), a directory name's room */
 /* special-use attributes (RFC 6154) */
