@@ -253,6 +253,17 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
     }
   }
 
+  /* PREVIEW: UTF-8, at most TERN_PREVIEW_CHARS characters, no white space at the ends */
+  tmp.len = 0 ;
+  check(tern_mime_preview(&tmp, &m)) ;
+  check(utf8ok(tmp.s, tmp.len)) ;
+  {
+    size_t chars = 0 ;
+    for (size_t j = 0 ; j < tmp.len ; j++) if (((unsigned char)tmp.s[j] & 0xc0) != 0x80) chars++ ;
+    check(chars <= TERN_PREVIEW_CHARS) ;
+    check(!tmp.len || (tmp.s[0] != ' ' && tmp.s[tmp.len - 1] != ' ')) ;
+  }
+
   /* search: a needle from the input, the ASCII path against a naive search */
   if (size >= 2)
   {

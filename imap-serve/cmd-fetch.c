@@ -26,7 +26,7 @@
 #define BATCH 256
 
 enum { I_FLAGS, I_UID, I_INTERNALDATE, I_SAVEDATE, I_SIZE, I_ENVELOPE, I_BODY, I_BODYSTRUCTURE, I_MODSEQ, I_SECTION,
-       I_BINARY, I_BINSIZE, I_EMAILID, I_THREADID } ;
+       I_BINARY, I_BINSIZE, I_EMAILID, I_THREADID, I_PREVIEW } ;
 
 #define PATHMAX 64
 
@@ -55,6 +55,8 @@ static unsigned int need ;                   /* NEED_* */
 #define NEED_STRUCT 0x04    /* BODY, BODYSTRUCTURE */
 #define NEED_SIZE 0x08
 #define NEED_SEEN 0x10      /* a body section that sets \Seen */
+#define NEED_PREVIEW 0x20   /* PREVIEW: the cache, the file when it lacks it */
+#define NEED_LAZY 0x40      /* PREVIEW (LAZY) alone: the cache only */
 
 static int kw (char const *s, size_t n, char const *w)
 {
@@ -202,6 +204,34 @@ static int parse_att (tern_imap_p *p)
   if (kw(w, n, "RFC822.SIZE")) { need |= NEED_SIZE ; return add_simple(I_SIZE, "RFC822.SIZE") ; }
   if (kw(w, n, "ENVELOPE")) { need |= NEED_HDR ; return add_simple(I_ENVELOPE, "ENVELOPE") ; }
   if (kw(w, n, "BODYSTRUCTURE")) { need |= NEED_STRUCT ; return add_simple(I_BODYSTRUCTURE, "BODYSTRUCTURE") ; }
+  if (kw(w, n, "PREVIEW"))
+  {
+    /* RFC 8970 3.1: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"];
+       LAZY: only a preview already made, else NIL */
+    int lazy = 0 ;
+    if (p->pos + 1 < p->len && p->s[p->pos] == ' ' && p->s[p->pos + 1] == '(')
+    {
+      size_t save = p->pos ;
+      char const *a ;
+      size_t al ;
+      p->pos += 2 ;
+      if (tern_imap_p_atom(p, &a, &al) && kw(a, al, "LAZY"))
+      {
+        lazy = 1 ;
+        while (tern_imap_p_peek(p) == ' ')
+        {
+          tern_imap_p_sp(p) ;
+          if (!tern_imap_p_atom(p, &a, &al) || !kw(a, al, "LAZY")) { p->err = "Unknown PREVIEW modifier" ; return 0 ; }
+        }
+        if (!tern_imap_p_char(p, ')')) return 0 ;
+      }
+      else { p->pos = save ; p->err = 0 ; }   /* not preview-mods: the command's fetch-modifiers */
+    }
+    need |= lazy ? NEED_LAZY : NEED_PREVIEW ;
+    add_simple(I_PREVIEW, "PREVIEW") ;
+    genalloc_s(item, &items)[genalloc_len(item, &items) - 1].peek = lazy ;
+    return 1 ;
+  }
   if (kw(w, n, "EMAILID")) return add_simple(I_EMAILID, "EMAILID") ;     /* RFC 8474 5 */
   if (kw(w, n, "THREADID")) return add_simple(I_THREADID, "THREADID") ;
   if (kw(w, n, "MODSEQ")) { condstore_on() ; return add_simple(I_MODSEQ, "MODSEQ") ; }
@@ -417,12 +447,16 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
   char const *d ;
   size_t n ;
   /* what needs the file, first: a message that vanished says nothing */
-  if ((need & NEED_FILE) || ((need & (NEED_HDR)) && !mctx_field(c, TERN_C_ENVELOPE, &d, &n))
-   || ((need & NEED_STRUCT) && (!mctx_field(c, TERN_C_BODYSTRUCTURE, &d, &n) || !mctx_field(c, TERN_C_BODY, &d, &n))))
   {
-    if (!mctx_parse(c, !(need & (NEED_FILE | NEED_STRUCT)))) return 0 ;
-    mctx_learn_header(c) ;
-    if (need & NEED_STRUCT) mctx_learn_struct(c) ;
+    int preview = (need & NEED_PREVIEW) && !mctx_field(c, TERN_C_PREVIEW, &d, &n) ;
+    if ((need & NEED_FILE) || preview || ((need & (NEED_HDR)) && !mctx_field(c, TERN_C_ENVELOPE, &d, &n))
+     || ((need & NEED_STRUCT) && (!mctx_field(c, TERN_C_BODYSTRUCTURE, &d, &n) || !mctx_field(c, TERN_C_BODY, &d, &n))))
+    {
+      if (!mctx_parse(c, !(need & (NEED_FILE | NEED_STRUCT)) && !preview)) return 0 ;
+      mctx_learn_header(c) ;
+      if (need & NEED_STRUCT) mctx_learn_struct(c) ;
+      if (preview || (need & NEED_FILE && need & (NEED_PREVIEW | NEED_LAZY))) mctx_learn_preview(c) ;
+    }
   }
   if ((need & NEED_SIZE) && c->m.size == TERN_SIZE_UNKNOWN)
   {
@@ -499,6 +533,10 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
         break ;
       }
       case I_THREADID : o_str("NIL") ; break ;   /* RFC 8474 5.2: no threads computed */
+      case I_PREVIEW :
+        if (mctx_field(c, TERN_C_PREVIEW, &d, &n)) o_string(d, n) ;
+        else o_str("NIL") ;   /* LAZY, and not made yet (RFC 8970 4) */
+        break ;
     }
   }
   /* what the client did not ask for but must learn (RFC 3501 6.4.5:
@@ -632,7 +670,7 @@ void cmd_fetch (tern_imap_p *p)
       memcpy(c->name, c->m.name, c->m.namelen) ;
       c->name[c->m.namelen] = 0 ;
       c->m.name = c->name ;
-      if ((need & (NEED_HDR | NEED_STRUCT)) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
+      if ((need & (NEED_HDR | NEED_STRUCT | NEED_PREVIEW | NEED_LAZY)) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
       {
         c->cache.len = 0 ;
         if (!stralloc_catb(&c->cache, cd, cl)) die_io("out-of-memory") ;

@@ -223,6 +223,15 @@ extern int tern_charset_utf8 (stralloc *, char const *, size_t, char const *, si
    to out: 1, or 0 ENOMEM. */
 extern int tern_mime_text (stralloc *, tern_mime const *, uint32_t) ;
 
+/* PREVIEW (RFC 8970 3.3): the text a reader sees first (the first
+   text/plain leaf that is no attachment, else the first text/html one
+   as text), white space collapsed, at most TERN_PREVIEW_CHARS characters
+   of UTF-8, from the first TERN_PREVIEW_SCAN octets of that part; appended
+   to out (nothing when the message has no such part): 1, or 0 ENOMEM. */
+#define TERN_PREVIEW_CHARS 256
+#define TERN_PREVIEW_SCAN (1 << 20)
+extern int tern_mime_preview (stralloc *, tern_mime const *) ;
+
 /* ---- search (RFC 3501 6.4.4, i;unicode-casemap of RFC 5051) ---- */
 
 /* The search form of UTF-8 text (case folded and normalised with

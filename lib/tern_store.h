@@ -177,6 +177,7 @@ extern int tern_store_keyword_find (tern_store const *, char const *, size_t) ;
 #define TERN_C_BCC 'c'
 #define TERN_C_DATE 'D'         /* 8 octets, the Date: field in seconds (or absent) */
 #define TERN_C_REFERENCES 'R'   /* the References: field as in the message, empty if none (THREAD) */
+#define TERN_C_PREVIEW 'P'      /* PREVIEW (RFC 8970): tern_mime_preview's text, empty if none */
 extern int tern_store_cache_get (tern_store *, uint32_t, char const **, size_t *) ;
 /* One field of an entry: 1 with *data and *len, or 0. */
 extern int tern_store_cache_field (char const *, size_t, char, char const **, size_t *) ;

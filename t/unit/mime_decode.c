@@ -204,8 +204,49 @@ static void dates (void)
   dt("1 Jan 2000", 0, 0, 0, "no time") ;
 }
 
+static void pv (char const *msg, size_t len, char const *want, char const *name)
+{
+  tern_mime m = TERN_MIME_ZERO ;
+  stralloc sa = STRALLOC_ZERO ;
+  tern_mime_parse(&m, msg, len) ;
+  tap_ok(tern_mime_preview(&sa, &m), name) ;
+  is_bytes(&sa, want, strlen(want), name) ;
+  stralloc_free(&sa) ;
+  tern_mime_free(&m) ;
+}
+
+/* markup every octet of which starts something: linear, or this never ends */
+static void pv_big (char const *head, char unit, char const *name)
+{
+  stralloc msg = STRALLOC_ZERO ;
+  stralloc_cats(&msg, head) ;
+  for (size_t i = 0 ; i < (1u << 20) ; i++) stralloc_catb(&msg, &unit, 1) ;
+  {
+    tern_mime m = TERN_MIME_ZERO ;
+    stralloc sa = STRALLOC_ZERO ;
+    tern_mime_parse(&m, msg.s, msg.len) ;
+    tap_ok(tern_mime_preview(&sa, &m) && sa.len <= 4 * TERN_PREVIEW_CHARS, name) ;
+    stralloc_free(&sa) ;
+    tern_mime_free(&m) ;
+  }
+  stralloc_free(&msg) ;
+}
+
+static void previews (void)
+{
+  static char const html[] = "MIME-Version: 1.0\nContent-Type: text/html\n\n<p>a<!--x-->b</p><br>&#x1F600;&#0;<style>s</style><HEAD >h</head>end" ;
+  pv("Subject: x\n\n  a \t b\r\n\n c  \n", sizeof "Subject: x\n\n  a \t b\r\n\n c  \n" - 1, "a b c", "preview: white space collapsed") ;
+  pv(html, sizeof html - 1, "ab \xf0\x9f\x98\x80\xef\xbf\xbd end", "preview: html, comments, entities, style, head") ;
+  pv("Subject: x\n", sizeof "Subject: x\n" - 1, "", "preview: no body") ;
+  pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n", '&', "preview: 1 MiB of & (linear)") ;
+  pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n", '<', "preview: 1 MiB of < (linear)") ;
+  pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n<head>", '<', "preview: an unclosed head (linear)") ;
+  pv_big("Subject: x\n\n", ' ', "preview: 1 MiB of spaces") ;
+}
+
 int main (void)
 {
+  previews() ;
   hdr_decode() ;
   params() ;
   charsets() ;
