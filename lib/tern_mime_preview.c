@@ -217,8 +217,10 @@ static int collapse (stralloc *out, char const *s, size_t n)
     }
     if (space && any)
     {
+      /* a space only between two characters: none at the cut */
+      if (chars + 1 >= TERN_PREVIEW_CHARS) break ;
       if (!stralloc_catb(out, " ", 1)) return 0 ;
-      if (++chars == TERN_PREVIEW_CHARS) break ;
+      chars++ ;
     }
     space = 0 ;
     any = 1 ;

@@ -238,6 +238,16 @@ static void previews (void)
   pv("Subject: x\n\n  a \t b\r\n\n c  \n", sizeof "Subject: x\n\n  a \t b\r\n\n c  \n" - 1, "a b c", "preview: white space collapsed") ;
   pv(html, sizeof html - 1, "ab \xf0\x9f\x98\x80\xef\xbf\xbd end", "preview: html, comments, entities, style, head") ;
   pv("Subject: x\n", sizeof "Subject: x\n" - 1, "", "preview: no body") ;
+  {
+    /* 255 characters, then a space at the cut: not kept */
+    char msg[400], want[300] ;
+    size_t k = 0 ;
+    k += sprintf(msg, "Subject: x\n\n") ;
+    memset(msg + k, 'a', 255) ; k += 255 ;
+    memcpy(msg + k, " b\n", 3) ; k += 3 ;
+    memset(want, 'a', 255) ; want[255] = 0 ;
+    pv(msg, k, want, "preview: no space at the cut") ;
+  }
   pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n", '&', "preview: 1 MiB of & (linear)") ;
   pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n", '<', "preview: 1 MiB of < (linear)") ;
   pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n<head>", '<', "preview: an unclosed head (linear)") ;
