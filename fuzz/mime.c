@@ -244,6 +244,24 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
     tmp.len = 0 ;
     check(tern_mime_decode(&tmp, s + p->body, p->bodylen, p->cte)) ;
     check(tmp.len <= 2 * p->bodylen + 2) ;
+    /* BINARY.SIZE: the count without a copy agrees with the decode */
+    check(tern_mime_decode_size(s + p->body, p->bodylen, p->cte, 0) == tmp.len) ;
+    {
+      uint64_t crlf = tmp.len ;
+      for (size_t j = 0 ; j < tmp.len ; j++) if (tmp.s[j] == '\n' && (!j || tmp.s[j-1] != '\r')) crlf++ ;
+      check(tern_mime_decode_size(s + p->body, p->bodylen, p->cte, 1) == crlf) ;
+    }
+  }
+
+  /* PREVIEW: UTF-8, at most TERN_PREVIEW_CHARS characters, no white space at the ends */
+  tmp.len = 0 ;
+  check(tern_mime_preview(&tmp, &m)) ;
+  check(utf8ok(tmp.s, tmp.len)) ;
+  {
+    size_t chars = 0 ;
+    for (size_t j = 0 ; j < tmp.len ; j++) if (((unsigned char)tmp.s[j] & 0xc0) != 0x80) chars++ ;
+    check(chars <= TERN_PREVIEW_CHARS) ;
+    check(!tmp.len || (tmp.s[0] != ' ' && tmp.s[tmp.len - 1] != ' ')) ;
   }
 
   /* search: a needle from the input, the ASCII path against a naive search */

@@ -1,9 +1,10 @@
 /* cmd-append.c: APPEND (RFC 3501 6.3.11), with MULTIAPPEND (RFC 3502:
    all the messages or none), APPENDUID (RFC 4315 3), APPENDLIMIT (RFC
-   7889) and the quota (RFC 9208 4.3). The messages were written into
-   the Maildir's tmp/ and fsynced while the command was read
-   (imap-serve.c); here they go into the folder's cur/ under their
-   flags, get their UIDs, and only then is the OK sent. */
+   7889), the quota (RFC 9208 4.3), literal8 messages (BINARY, RFC 3516
+   4.4) and UTF8 (RFC 6855 4). The messages were written into the
+   Maildir's tmp/ and fsynced while the command was read (imap-serve.c);
+   here they go into the folder's cur/ under their flags, get their UIDs,
+   and only then is the OK sent. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ int append_message (tern_imap_p *p, tern_store *st, tern_store_new *nm)
     if (nm->internaldate <= 0) nm->internaldate = 1 ;
   }
   if (!tern_imap_p_literal(p, &data, &fd, &len, &binary)) { o_bad(p, 0) ; return 0 ; }
-  if (binary) { o_tagged("NO [CANNOT] BINARY is not supported") ; return 0 ; }
+  (void)binary ;   /* a literal8 (RFC 3516 4.4) is stored as it came, within APPENDLIMIT as any other */
   if (fd < 0 || !imap_spooled(fd, &nm->tmpname, &nm->filesize, &nm->size)) { o_tagged("NO [SERVERBUG] The message was not stored") ; return 0 ; }
   if (!len) { o_tagged("NO [CANNOT] An empty message cannot be appended") ; return 0 ; }
   return 1 ;

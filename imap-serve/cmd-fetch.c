@@ -25,7 +25,8 @@
 
 #define BATCH 256
 
-enum { I_FLAGS, I_UID, I_INTERNALDATE, I_SAVEDATE, I_SIZE, I_ENVELOPE, I_BODY, I_BODYSTRUCTURE, I_MODSEQ, I_SECTION } ;
+enum { I_FLAGS, I_UID, I_INTERNALDATE, I_SAVEDATE, I_SIZE, I_ENVELOPE, I_BODY, I_BODYSTRUCTURE, I_MODSEQ, I_SECTION,
+       I_BINARY, I_BINSIZE, I_EMAILID, I_THREADID, I_PREVIEW } ;
 
 #define PATHMAX 64
 
@@ -54,6 +55,8 @@ static unsigned int need ;                   /* NEED_* */
 #define NEED_STRUCT 0x04    /* BODY, BODYSTRUCTURE */
 #define NEED_SIZE 0x08
 #define NEED_SEEN 0x10      /* a body section that sets \Seen */
+#define NEED_PREVIEW 0x20   /* PREVIEW: the cache, the file when it lacks it */
+#define NEED_LAZY 0x40      /* PREVIEW (LAZY) alone: the cache only */
 
 static int kw (char const *s, size_t n, char const *w)
 {
@@ -65,6 +68,54 @@ static int add_simple (unsigned int kind, char const *label)
   item it = { .kind = kind, .label = labels.len, .labellen = strlen(label) } ;
   if (!stralloc_cats(&labels, label)) die_io("out-of-memory") ;
   if (!genalloc_append(item, &items, &it)) die_io("out-of-memory") ;
+  return 1 ;
+}
+
+/* partial (RFC 3501 9: "<" number "." nz-number ">"), if there is one,
+   its origin added to the response's name (RFC 3501 7.4.2). */
+static int parse_partial (tern_imap_p *p, item *it)
+{
+  uint32_t a, b ;
+  char fmt[16] ;
+  size_t k = 0 ;
+  if (tern_imap_p_peek(p) != '<') return 1 ;
+  p->pos++ ;
+  if (!tern_imap_p_number(p, &a) || !tern_imap_p_char(p, '.') || !tern_imap_p_nznumber(p, &b) || !tern_imap_p_char(p, '>')) return 0 ;
+  it->partial = 1 ;
+  it->pstart = a ;
+  it->plen = b ;
+  fmt[k++] = '<' ;
+  k += uint_fmt(fmt + k, a) ;
+  fmt[k++] = '>' ;
+  if (!stralloc_catb(&labels, fmt, k)) die_io("out-of-memory") ;
+  return 1 ;
+}
+
+/* BINARY, BINARY.PEEK, BINARY.SIZE (RFC 3516 4.1, RFC 9051 6.4.5), after
+   the "[": section-binary is part numbers only, then "]" and, but for
+   BINARY.SIZE, a partial. */
+static int parse_binary (tern_imap_p *p, item *it)
+{
+  size_t start = p->pos ;
+  it->npath = 0 ;
+  if (tern_imap_p_peek(p) != ']')
+    for (;;)
+    {
+      uint32_t n ;
+      if (it->npath == PATHMAX) { p->err = "Section path too deep" ; return 0 ; }
+      if (!tern_imap_p_nznumber(p, &n)) { p->err = "Invalid binary section (RFC 3516: part numbers only)" ; return 0 ; }
+      it->path[it->npath++] = n ;
+      if (tern_imap_p_peek(p) != '.') break ;
+      p->pos++ ;
+    }
+  if (!tern_imap_p_char(p, ']')) { p->err = "Invalid binary section (RFC 3516: part numbers only)" ; return 0 ; }
+  it->label = labels.len ;
+  if (!stralloc_cats(&labels, it->kind == I_BINSIZE ? "BINARY.SIZE[" : "BINARY[")
+   || !stralloc_catb(&labels, p->s + start, p->pos - start)) die_io("out-of-memory") ;
+  if (it->kind == I_BINARY && !parse_partial(p, it)) return 0 ;
+  it->labellen = labels.len - it->label ;
+  need |= NEED_FILE ;
+  if (it->kind == I_BINARY && !it->peek) need |= NEED_SEEN ;
   return 1 ;
 }
 
@@ -131,24 +182,7 @@ static int parse_section (tern_imap_p *p, item *it)
     if (!stralloc_catb(&labels, &c, 1)) die_io("out-of-memory") ;
   }
   if (!stralloc_cats(&labels, "]")) die_io("out-of-memory") ;
-  if (tern_imap_p_peek(p) == '<')
-  {
-    uint32_t a, b ;
-    p->pos++ ;
-    if (!tern_imap_p_number(p, &a) || !tern_imap_p_char(p, '.') || !tern_imap_p_nznumber(p, &b) || !tern_imap_p_char(p, '>')) return 0 ;
-    it->partial = 1 ;
-    it->pstart = a ;
-    it->plen = b ;
-    {
-      /* RFC 3501 7.4.2: the origin octet in the response */
-      char fmt[16] ;
-      size_t k = 0 ;
-      fmt[k++] = '<' ;
-      k += uint_fmt(fmt + k, a) ;
-      fmt[k++] = '>' ;
-      if (!stralloc_catb(&labels, fmt, k)) die_io("out-of-memory") ;
-    }
-  }
+  if (!parse_partial(p, it)) return 0 ;
   it->labellen = labels.len - it->label ;
   need |= NEED_FILE ;
   if (!it->peek) need |= NEED_SEEN ;
@@ -170,6 +204,36 @@ static int parse_att (tern_imap_p *p)
   if (kw(w, n, "RFC822.SIZE")) { need |= NEED_SIZE ; return add_simple(I_SIZE, "RFC822.SIZE") ; }
   if (kw(w, n, "ENVELOPE")) { need |= NEED_HDR ; return add_simple(I_ENVELOPE, "ENVELOPE") ; }
   if (kw(w, n, "BODYSTRUCTURE")) { need |= NEED_STRUCT ; return add_simple(I_BODYSTRUCTURE, "BODYSTRUCTURE") ; }
+  if (kw(w, n, "PREVIEW"))
+  {
+    /* RFC 8970 3.1: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"];
+       LAZY: only a preview already made, else NIL */
+    int lazy = 0 ;
+    if (p->pos + 1 < p->len && p->s[p->pos] == ' ' && p->s[p->pos + 1] == '(')
+    {
+      size_t save = p->pos ;
+      char const *a ;
+      size_t al ;
+      p->pos += 2 ;
+      if (tern_imap_p_atom(p, &a, &al) && kw(a, al, "LAZY"))
+      {
+        lazy = 1 ;
+        while (tern_imap_p_peek(p) == ' ')
+        {
+          tern_imap_p_sp(p) ;
+          if (!tern_imap_p_atom(p, &a, &al) || !kw(a, al, "LAZY")) { p->err = "Unknown PREVIEW modifier" ; return 0 ; }
+        }
+        if (!tern_imap_p_char(p, ')')) return 0 ;
+      }
+      else { p->pos = save ; p->err = 0 ; }   /* not preview-mods: the command's fetch-modifiers */
+    }
+    need |= lazy ? NEED_LAZY : NEED_PREVIEW ;
+    add_simple(I_PREVIEW, "PREVIEW") ;
+    genalloc_s(item, &items)[genalloc_len(item, &items) - 1].peek = lazy ;
+    return 1 ;
+  }
+  if (kw(w, n, "EMAILID")) return add_simple(I_EMAILID, "EMAILID") ;     /* RFC 8474 5 */
+  if (kw(w, n, "THREADID")) return add_simple(I_THREADID, "THREADID") ;
   if (kw(w, n, "MODSEQ")) { condstore_on() ; return add_simple(I_MODSEQ, "MODSEQ") ; }
   if (kw(w, n, "RFC822") || kw(w, n, "RFC822.HEADER") || kw(w, n, "RFC822.TEXT"))
   {
@@ -194,6 +258,14 @@ static int parse_att (tern_imap_p *p)
     if (!genalloc_append(item, &items, &it)) die_io("out-of-memory") ;
     return 1 ;
   }
+  if (kw(w, n, "BINARY") || kw(w, n, "BINARY.PEEK") || kw(w, n, "BINARY.SIZE"))
+  {
+    item it = { .kind = n == 11 && (w[7] | 32) == 's' ? I_BINSIZE : I_BINARY, .peek = n == 11 && (w[7] | 32) == 'p' } ;
+    if (!tern_imap_p_char(p, '[')) { p->err = "BINARY needs a section" ; return 0 ; }
+    if (!parse_binary(p, &it)) return 0 ;
+    if (!genalloc_append(item, &items, &it)) die_io("out-of-memory") ;
+    return 1 ;
+  }
   p->err = "Unknown FETCH attribute" ;
   return 0 ;
 }
@@ -201,8 +273,9 @@ static int parse_att (tern_imap_p *p)
 /* ---- writing ---- */
 
 /* The converted s[0..len), from octet skip of the converted stream, at
-   most take octets of it. */
-static void o_crlf (char const *s, size_t len, uint64_t skip, uint64_t take)
+   most take octets of it, to put (o_put, or a check). */
+typedef void put_func (char const *, size_t) ;
+static void crlf_walk (char const *s, size_t len, uint64_t skip, uint64_t take, put_func *put)
 {
   uint64_t pos = 0 ;
   size_t i = 0 ;
@@ -216,7 +289,7 @@ static void o_crlf (char const *s, size_t len, uint64_t skip, uint64_t take)
       size_t from = pos >= skip ? 0 : skip - pos ;
       size_t k = run - from ;
       if (k > take) k = take ;
-      o_put(s + i + from, k) ;
+      put(s + i + from, k) ;
       take -= k ;
     }
     pos += run ;
@@ -228,10 +301,21 @@ static void o_crlf (char const *s, size_t len, uint64_t skip, uint64_t take)
       char const *le = bare ? "\r\n" : "\n" ;
       size_t lel = bare ? 2 : 1 ;
       for (size_t k = 0 ; k < lel && take ; k++, pos++)
-        if (pos >= skip) { o_put(le + k, 1) ; take-- ; }
+        if (pos >= skip) { put(le + k, 1) ; take-- ; }
     }
     i++ ;
   }
+}
+
+static void o_crlf (char const *s, size_t len, uint64_t skip, uint64_t take)
+{
+  crlf_walk(s, len, skip, take, &o_put) ;
+}
+
+static int sawnul ;
+static void nul_check (char const *s, size_t n)
+{
+  if (memchr(s, 0, n)) sawnul = 1 ;
 }
 
 static void o_section_data (char const *s, size_t len, item const *it)
@@ -249,6 +333,96 @@ static void o_section_data (char const *s, size_t len, item const *it)
   if (n) o_crlf(s, len, start, n) ;
 }
 
+/* BINARY (RFC 3516 4.1, RFC 9051 6.4.5). What BINARY[path] sends: a
+   leaf's body with its transfer encoding undone; [] the whole message,
+   and a multipart or message/rfc822 part its body, as BODY[] (RFC 9051
+   says BINARY is for leaves; nothing to decode in those anyway). The
+   Maildir file has LF line ends: what is not decoded, and a decoded
+   text part (RFC 9051 7.5.2: textual sections in CRLF), is sent with
+   CRLF. 1 with the octets (*dec 1: to decode with *cte), 0 no such
+   part, -1 a transfer encoding we do not know (UNKNOWN-CTE). */
+static int binary_part (tern_mime const *m, item const *x, size_t *off, size_t *len, unsigned int *cte, int *text)
+{
+  tern_mime_part const *pt ;
+  uint32_t i ;
+  *cte = TERN_CTE_8BIT ;
+  *text = 1 ;
+  if (!tern_mime_nparts(m)) return 0 ;
+  if (!x->npath) { *off = 0 ; *len = m->len ; return 1 ; }
+  i = tern_mime_find(m, x->path, x->npath) ;
+  if (i == TERN_MIME_NONE) return 0 ;
+  pt = tern_mime_getpart(m, i) ;
+  *off = pt->body ;
+  *len = pt->bodylen ;
+  if (pt->flags & TERN_MIME_MULTIPART || pt->child != TERN_MIME_NONE) return 1 ;
+  if (pt->cte == TERN_CTE_OTHER) return -1 ;
+  if (pt->cte == TERN_CTE_BASE64 || pt->cte == TERN_CTE_QP)
+  {
+    *cte = pt->cte ;
+    *text = !!(pt->flags & TERN_MIME_TEXT) ;
+  }
+  return 1 ;
+}
+
+static int binary_unknown (mctx *c)
+{
+  item const *it = genalloc_s(item, &items) ;
+  for (size_t i = 0 ; i < genalloc_len(item, &items) ; i++)
+  {
+    size_t off, len ;
+    unsigned int cte ;
+    int text ;
+    if ((it[i].kind == I_BINARY || it[i].kind == I_BINSIZE) && binary_part(&c->mime, it + i, &off, &len, &cte, &text) < 0) return 1 ;
+  }
+  return 0 ;
+}
+
+/* The data: a literal, or a literal8 ("~{n}", RFC 3516 4.3) when the
+   octets sent hold a NUL. */
+static void o_binary (mctx *c, item const *x)
+{
+  stralloc dec = STRALLOC_ZERO ;
+  char const *s ;
+  size_t off, len ;
+  unsigned int cte ;
+  int text ;
+  uint64_t total, start = 0, n ;
+  if (binary_part(&c->mime, x, &off, &len, &cte, &text) <= 0)
+  {
+    o_str(x->kind == I_BINSIZE ? "0" : "NIL") ;
+    return ;
+  }
+  s = c->map + off ;
+  if (x->kind == I_BINSIZE)
+  {
+    o_num(cte == TERN_CTE_8BIT ? crlf_size(s, len) : tern_mime_decode_size(s, len, cte, text)) ;
+    return ;
+  }
+  if (cte != TERN_CTE_8BIT)
+  {
+    if (!tern_mime_decode(&dec, s, len, cte)) die_io("out-of-memory") ;
+    s = dec.s ? dec.s : "" ;
+    len = dec.len ;
+  }
+  total = text ? crlf_size(s, len) : len ;
+  n = total ;
+  if (x->partial)
+  {
+    start = x->pstart ;
+    n = start >= total ? 0 : total - start ;
+    if (n > x->plen) n = x->plen ;
+  }
+  sawnul = 0 ;
+  if (text) crlf_walk(s, len, start, n, &nul_check) ;
+  else if (n) nul_check(s + start, n) ;
+  o_str(sawnul ? "~{" : "{") ;
+  o_num(n) ;
+  o_put("}\r\n", 3) ;
+  if (text) o_crlf(s, len, start, n) ;
+  else o_put(s + start, n) ;
+  stralloc_free(&dec) ;
+}
+
 void fetch_flags_line (uint32_t msn, tern_msg const *m, int unsolicited)
 {
   o_fetch_open(msn, m->uid) ;
@@ -262,7 +436,8 @@ void fetch_flags_line (uint32_t msn, tern_msg const *m, int unsolicited)
   o_str(")\r\n") ;
 }
 
-/* The response for one message: 1, or 0 when its file is gone. */
+/* The response for one message: 1, 0 when its file is gone, -1 when a
+   BINARY part has a transfer encoding we cannot undo (nothing sent). */
 static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
 {
   item const *it = genalloc_s(item, &items) ;
@@ -271,12 +446,16 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
   char const *d ;
   size_t n ;
   /* what needs the file, first: a message that vanished says nothing */
-  if ((need & NEED_FILE) || ((need & (NEED_HDR)) && !mctx_field(c, TERN_C_ENVELOPE, &d, &n))
-   || ((need & NEED_STRUCT) && (!mctx_field(c, TERN_C_BODYSTRUCTURE, &d, &n) || !mctx_field(c, TERN_C_BODY, &d, &n))))
   {
-    if (!mctx_parse(c, !(need & (NEED_FILE | NEED_STRUCT)))) return 0 ;
-    mctx_learn_header(c) ;
-    if (need & NEED_STRUCT) mctx_learn_struct(c) ;
+    int preview = (need & NEED_PREVIEW) && !mctx_field(c, TERN_C_PREVIEW, &d, &n) ;
+    if ((need & NEED_FILE) || preview || ((need & (NEED_HDR)) && !mctx_field(c, TERN_C_ENVELOPE, &d, &n))
+     || ((need & NEED_STRUCT) && (!mctx_field(c, TERN_C_BODYSTRUCTURE, &d, &n) || !mctx_field(c, TERN_C_BODY, &d, &n))))
+    {
+      if (!mctx_parse(c, !(need & (NEED_FILE | NEED_STRUCT)) && !preview)) return 0 ;
+      mctx_learn_header(c) ;
+      if (need & NEED_STRUCT) mctx_learn_struct(c) ;
+      if (preview || (need & NEED_FILE && need & (NEED_PREVIEW | NEED_LAZY))) mctx_learn_preview(c) ;
+    }
   }
   if ((need & NEED_SIZE) && c->m.size == TERN_SIZE_UNKNOWN)
   {
@@ -284,6 +463,7 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
     c->m.size = crlf_size(c->map, c->maplen) ;
     c->newsize = c->m.size ;
   }
+  if (need & NEED_FILE && binary_unknown(c)) return -1 ;
   o_fetch_open(msn, c->m.uid) ;
   for (size_t i = 0 ; i < ni ; i++)
   {
@@ -340,6 +520,20 @@ static int one (mctx *c, uint32_t msn, int addflags, int addmodseq)
         else o_section_data(c->map + off, len, x) ;
         break ;
       }
+      case I_BINARY :
+      case I_BINSIZE : o_binary(c, x) ; break ;
+      case I_EMAILID :
+      {
+        char id[TERN_EMAILID_MAX + 1] ;
+        size_t il = tern_maildir_emailid(id, c->m.name, c->m.namelen) ;
+        o_put("(", 1) ; o_put(id, il) ; o_put(")", 1) ;
+        break ;
+      }
+      case I_THREADID : o_str("NIL") ; break ;   /* RFC 8474 5.2: no threads computed */
+      case I_PREVIEW :
+        if (mctx_field(c, TERN_C_PREVIEW, &d, &n)) o_string(d, n) ;
+        else o_str("NIL") ;   /* LAZY, and not made yet (RFC 8970 4) */
+        break ;
     }
   }
   /* what the client did not ask for but must learn (RFC 3501 6.4.5:
@@ -356,7 +550,7 @@ void cmd_fetch (tern_imap_p *p)
 {
   genalloc ranges = GENALLOC_ZERO, uids = GENALLOC_ZERO, seen = GENALLOC_ZERO ;
   uint64_t changedsince = 0 ;
-  int vanished = 0, missing = 0, dollar ;
+  int vanished = 0, missing = 0, unknowncte = 0, dollar ;
   mctx *batch = 0 ;
   size_t nu ;
   genalloc_setlen(item, &items, 0) ;
@@ -473,7 +667,7 @@ void cmd_fetch (tern_imap_p *p)
       memcpy(c->name, c->m.name, c->m.namelen) ;
       c->name[c->m.namelen] = 0 ;
       c->m.name = c->name ;
-      if ((need & (NEED_HDR | NEED_STRUCT)) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
+      if ((need & (NEED_HDR | NEED_STRUCT | NEED_PREVIEW | NEED_LAZY)) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
       {
         c->cache.len = 0 ;
         if (!stralloc_catb(&c->cache, cd, cl)) die_io("out-of-memory") ;
@@ -486,14 +680,16 @@ void cmd_fetch (tern_imap_p *p)
       mctx *c = batch + i ;
       uint32_t u = genalloc_s(uint32_t, &uids)[b + i] ;
       uint32_t msn = view_msn(u) ;
-      int isseen = 0 ;
+      int isseen = 0, r ;
       if (!c->m.uid)
       {
         if (!changedsince) missing = 1 ;
         continue ;
       }
       for (size_t j = 0 ; j < genalloc_len(uint32_t, &seen) ; j++) if (genalloc_s(uint32_t, &seen)[j] == u) { isseen = 1 ; break ; }
-      if (!one(c, msn, isseen, changedsince != 0))
+      r = one(c, msn, isseen, changedsince != 0) ;
+      if (r < 0) unknowncte = 1 ;
+      else if (!r)
       {
         if (errno != ENOENT) strerr_warnwu2sys("read a message of ", S.st.path.s) ;
         missing = 1 ;
@@ -511,7 +707,9 @@ void cmd_fetch (tern_imap_p *p)
   }
   /* RFC 3501 7.4.1: no EXPUNGE during FETCH; the UID form may have them */
   view_sync(S.uid) ;
-  o_tagged(missing && !S.uid ? "NO [EXPUNGEISSUED] Some of the requested messages no longer exist" : "OK Fetch completed") ;
+  /* RFC 9051 7.5.2: a part we cannot decode fails the command */
+  if (unknowncte) o_tagged("NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding in a requested part") ;
+  else o_tagged(missing && !S.uid ? "NO [EXPUNGEISSUED] Some of the requested messages no longer exist" : "OK Fetch completed") ;
   goto end ;
  bad:
   o_bad(p, 0) ;

@@ -155,7 +155,19 @@ void cmd_create (tern_imap_p *p)
     else if (errno == EEXIST) o_tagged("NO [ALREADYEXISTS] Mailbox exists") ;
     else o_nosys("create the mailbox") ;
   }
-  else o_tagged("OK Create completed") ;
+  else
+  {
+    /* RFC 8474 4.1: the new folder's MAILBOXID in the OK */
+    stralloc dir = STRALLOC_ZERO ;
+    char id[TERN_MAILBOXID_MAX + 1] ;
+    if (tern_folder_dir(&dir, S.root, name.s, name.len) && tern_folder_mailboxid(dir.s, id))
+    {
+      o_put(S.tag, S.taglen) ;
+      o_str(" OK [MAILBOXID (") ; o_str(id) ; o_str(")] Create completed\r\n") ;
+    }
+    else o_tagged("OK Create completed") ;
+    stralloc_free(&dir) ;
+  }
   stralloc_free(&name) ;
   return ;
  bad:
@@ -276,13 +288,17 @@ void cmd_unsubscribe (tern_imap_p *p) { do_subscribe(p, 0) ; }
 #define STA_UIDVALIDITY 0x08
 #define STA_UNSEEN 0x10
 #define STA_HIGHESTMODSEQ 0x20
+#define STA_SIZE 0x40
+#define STA_DELETED 0x80
+#define STA_MAILBOXID 0x100
 
 static int status_items (tern_imap_p *p, unsigned int *items)
 {
   static struct { char const *name ; unsigned int bit ; } const t[] =
   {
     { "MESSAGES", STA_MESSAGES }, { "RECENT", STA_RECENT }, { "UIDNEXT", STA_UIDNEXT },
-    { "UIDVALIDITY", STA_UIDVALIDITY }, { "UNSEEN", STA_UNSEEN }, { "HIGHESTMODSEQ", STA_HIGHESTMODSEQ }, { 0, 0 }
+    { "UIDVALIDITY", STA_UIDVALIDITY }, { "UNSEEN", STA_UNSEEN }, { "HIGHESTMODSEQ", STA_HIGHESTMODSEQ },
+    { "SIZE", STA_SIZE }, { "DELETED", STA_DELETED }, { "MAILBOXID", STA_MAILBOXID }, { 0, 0 }
   } ;
   *items = 0 ;
   if (!tern_imap_p_char(p, '(')) return 0 ;
@@ -313,6 +329,25 @@ static uint32_t recent_of (tern_store *st, uint32_t mark)
   return n ;
 }
 
+/* STATUS SIZE (RFC 8438 3, RFC 9051 6.3.11): "equal to or greater than"
+   the sum of RFC822.SIZE. The index has the sum of the sizes it knows,
+   and the octets on the disk of the messages whose size it does not
+   know yet (a file in another program's name, without ",W="): each of
+   those counts as twice its octets, what it is at most once every LF
+   is sent as CRLF. An index too old to have that figure has it counted
+   from its records (never from the files). */
+static uint64_t size_of (tern_store *st, tern_store_info const *in)
+{
+  tern_store_iter it ;
+  tern_msg m ;
+  uint64_t n = 0 ;
+  if (in->unsized != UINT64_MAX) return in->size + 2 * in->unsized ;
+  if (!tern_store_iter_start(st, &it, 1)) return in->size ;
+  while (tern_store_next(&it, &m) == 1) n += m.size != TERN_SIZE_UNKNOWN ? m.size : 2 * m.filesize ;
+  tern_store_iter_end(&it) ;
+  return n ;
+}
+
 /* "* STATUS name (...)": 1, or 0 after a NO (when tagged is set; else
    nothing is said: LIST-STATUS skips what it cannot open). */
 static int status_line (char const *name, size_t len, unsigned int items, int tagged)
@@ -321,7 +356,9 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
   tern_store_info in ;
   int sel = S.selected && S.mbox.len == len && !memcmp(S.mbox.s, name, len) ;
   uint32_t recent ;
-  int sp = 0 ;
+  uint64_t size = 0 ;
+  char id[TERN_MAILBOXID_MAX + 1] ;
+  int sp = 0, gotid = 0 ;
   if (sel) { st = &S.st ; if (tern_store_sync(st) < 0) strerr_warnwu1sys("bring the index up to date") ; }
   else if (tagged) { if (!folder_open(&other, name, len)) return 0 ; st = &other ; }
   else
@@ -341,6 +378,8 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
     return 0 ;
   }
   recent = sel ? view_nrecent() : items & STA_RECENT ? recent_of(st, in.recent) : 0 ;
+  if (items & STA_SIZE) size = size_of(st, &in) ;
+  if (items & STA_MAILBOXID && !(gotid = tern_folder_mailboxid(st->path.s, id))) strerr_warnwu2sys("make the MAILBOXID of ", st->path.s) ;
   tern_store_rend(st) ;
   if (!sel) tern_store_close(&other) ;
   if (items & STA_HIGHESTMODSEQ) condstore_on() ;
@@ -354,7 +393,10 @@ static int status_line (char const *name, size_t len, unsigned int items, int ta
   ITEM(STA_UIDVALIDITY, "UIDVALIDITY", in.uidvalidity)
   ITEM(STA_UNSEEN, "UNSEEN", in.unseen)
   ITEM(STA_HIGHESTMODSEQ, "HIGHESTMODSEQ", in.highestmodseq)
+  ITEM(STA_SIZE, "SIZE", size)
+  ITEM(STA_DELETED, "DELETED", in.deleted)
 #undef ITEM
+  if (gotid) { if (sp) o_put(" ", 1) ; o_str("MAILBOXID (") ; o_str(id) ; o_put(")", 1) ; }   /* RFC 8474 4.3 */
   o_str(")\r\n") ;
   return 1 ;
 }

@@ -27,7 +27,7 @@ enum
   K_ALL, K_AND, K_OR, K_NOT, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NEW, K_OLD, K_RECENT,
   K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON, K_SENTSINCE,
   K_UID, K_SEQ, K_HEADER, K_CACHED, K_BODY, K_TEXT, K_MODSEQ, K_OLDER, K_YOUNGER,
-  K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE, K_DOLLAR, K_NONE
+  K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE, K_DOLLAR, K_EMAILID, K_THREADID, K_NONE
 } ;
 
 typedef struct node_s node ;
@@ -203,6 +203,25 @@ static int key (tern_imap_p *p, uint32_t *out, unsigned int depth)
       int k = tern_store_keyword_find(&S.st, f, fl) ;
       N(i)->n = k < 0 ? TERN_KW_MAX : (uint64_t)k ;
     }
+    return 1 ;
+  }
+  else if (kw(a, n, "EMAILID") || kw(a, n, "THREADID"))
+  {
+    /* RFC 8474 6: EMAILID objectid, THREADID objectid (1*255 of A-Z a-z
+       0-9 - _); the id compared exactly, from the file name (no file) */
+    char const *v ;
+    size_t vl ;
+    i = newnode(n == 7 ? K_EMAILID : K_THREADID, 0) ;
+    if (i == NONE) { p->err = "Too many search keys" ; return 0 ; }
+    *out = i ;
+    if (!tern_imap_p_sp(p) || !tern_imap_p_atom(p, &v, &vl)) return 0 ;
+    if (vl > 255) { p->err = "Invalid object id (RFC 8474 3)" ; return 0 ; }
+    for (size_t k = 0 ; k < vl ; k++)
+      if (!((v[k] >= 'A' && v[k] <= 'Z') || (v[k] >= 'a' && v[k] <= 'z') || (v[k] >= '0' && v[k] <= '9') || v[k] == '-' || v[k] == '_'))
+      { p->err = "Invalid object id (RFC 8474 3)" ; return 0 ; }
+    N(i)->s = strs.len ;
+    N(i)->slen = vl ;
+    if (!stralloc_catb(&strs, v, vl)) die_io("out-of-memory") ;
     return 1 ;
   }
   else if (kw(a, n, "LARGER") || kw(a, n, "SMALLER"))
@@ -428,6 +447,13 @@ static int test (sctx *sc, uint32_t i)
     case K_UID : return in_set(m->uid, x->set, x->nset, view_count() ? view_uid(view_count()) : 0) ;
     case K_SEQ : return in_set(sc->msn, x->set, x->nset, view_count()) ;
     case K_MODSEQ : return m->modseq >= x->n ;
+    case K_EMAILID :
+    {
+      char id[TERN_EMAILID_MAX + 1] ;
+      size_t il = tern_maildir_emailid(id, m->name, m->namelen) ;
+      return il == x->slen && !memcmp(id, strs.s + x->s, il) ;
+    }
+    case K_THREADID : return 0 ;   /* no message has one: THREADID is NIL (RFC 8474 5.2) */
     case K_DOLLAR :
     {
       /* the result saved before this command (RFC 5182 2.1) */

@@ -140,7 +140,7 @@ static void error (char const *tag, size_t taglen, char const *s)
 
 static void capabilities (void)
 {
-  out("IMAP4rev1 SASL-IR ID LITERAL-") ;
+  out("IMAP4rev1 IMAP4rev2 SASL-IR ID LITERAL-") ;
   if (cf.tlsavail && !ss.tls) out(" STARTTLS") ;
   out(LOGIN_OK ? " AUTH=PLAIN" : " LOGINDISABLED") ;
 }

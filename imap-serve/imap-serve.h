@@ -155,7 +155,8 @@ extern int mctx_field (mctx *, char, char const **, size_t *) ;
 extern int mctx_map (mctx *) ;
 extern int mctx_parse (mctx *, int) ;
 extern void mctx_learn_header (mctx *) ;
-extern void mctx_learn_struct (mctx *) ;
+extern void mctx_learn_struct (mctx *) ;   /* and the preview */
+extern void mctx_learn_preview (mctx *) ;
 extern int mctx_references (mctx *, char const **, size_t *) ;
 extern void mctx_free (mctx *) ;
 extern uint64_t crlf_size (char const *, size_t) ;

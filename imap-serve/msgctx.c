@@ -151,6 +151,18 @@ int mctx_references (mctx *c, char const **d, size_t *n)
   return mctx_field(c, TERN_C_REFERENCES, d, n) ;
 }
 
+/* PREVIEW's text (RFC 8970), from a message parsed whole. */
+void mctx_learn_preview (mctx *c)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  char const *d ;
+  size_t n ;
+  if (mctx_field(c, TERN_C_PREVIEW, &d, &n)) return ;
+  if (!tern_mime_preview(&sa, &c->mime)) die_io("out-of-memory") ;
+  cache_add(c, TERN_C_PREVIEW, sa.s ? sa.s : "", sa.len) ;
+  stralloc_free(&sa) ;
+}
+
 void mctx_learn_struct (mctx *c)
 {
   stralloc sa = STRALLOC_ZERO ;
@@ -168,6 +180,8 @@ void mctx_learn_struct (mctx *c)
     cache_add(c, TERN_C_BODY, sa.s, sa.len) ;
   }
   stralloc_free(&sa) ;
+  /* the message is parsed whole now: PREVIEW (LAZY) will find it */
+  mctx_learn_preview(c) ;
 }
 
 void mctx_free (mctx *c)

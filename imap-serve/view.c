@@ -538,6 +538,12 @@ int view_select (char const *name, size_t len, int readonly, tern_imap_p *qr)
   o_str("* OK [UIDVALIDITY ") ; o_num(in.uidvalidity) ; o_str("] UIDs valid\r\n") ;
   o_str("* OK [UIDNEXT ") ; o_num(in.uidnext) ; o_str("] Predicted next UID\r\n") ;
   o_str("* OK [HIGHESTMODSEQ ") ; o_num(in.highestmodseq) ; o_str("] Highest\r\n") ;
+  {
+    /* RFC 8474 4.2 */
+    char id[TERN_MAILBOXID_MAX + 1] ;
+    if (tern_folder_mailboxid(S.st.path.s, id)) { o_str("* OK [MAILBOXID (") ; o_str(id) ; o_str(")] Ok\r\n") ; }
+    else strerr_warnwu2sys("make the MAILBOXID of ", S.st.path.s) ;
+  }
   return 1 ;
 }
 

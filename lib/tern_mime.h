@@ -210,6 +210,10 @@ extern uint32_t tern_mime_find (tern_mime const *, uint32_t const *, unsigned in
    quoted-printable per 6.7, soft line breaks removed), appended to out:
    1, or 0 ENOMEM. 7bit, 8bit, binary and unknown ones are copied. */
 extern int tern_mime_decode (stralloc *, char const *, size_t, unsigned int) ;
+/* The octets tern_mime_decode would append, counted without a copy
+   (BINARY.SIZE, RFC 3516 4.2): with crlf set, each LF of the decoded
+   data not preceded by CR counted as two (a text part sent as CRLF). */
+extern uint64_t tern_mime_decode_size (char const *, size_t, unsigned int, int) ;
 /* s[0..len) in charset cs[0..cslen) converted to UTF-8 through iconv(3)
    and appended to out; an unknown charset, or invalid input, keeps what
    is valid UTF-8 and replaces the rest with U+FFFD: 1, or 0 ENOMEM. */
@@ -218,6 +222,15 @@ extern int tern_charset_utf8 (stralloc *, char const *, size_t, char const *, si
    transfer encoding undone and its charset converted to UTF-8, appended
    to out: 1, or 0 ENOMEM. */
 extern int tern_mime_text (stralloc *, tern_mime const *, uint32_t) ;
+
+/* PREVIEW (RFC 8970 3.3): the text a reader sees first (the first
+   text/plain leaf that is no attachment, else the first text/html one
+   as text), white space collapsed, at most TERN_PREVIEW_CHARS characters
+   of UTF-8, from the first TERN_PREVIEW_SCAN octets of that part; appended
+   to out (nothing when the message has no such part): 1, or 0 ENOMEM. */
+#define TERN_PREVIEW_CHARS 256
+#define TERN_PREVIEW_SCAN (1 << 20)
+extern int tern_mime_preview (stralloc *, tern_mime const *) ;
 
 /* ---- search (RFC 3501 6.4.4, i;unicode-casemap of RFC 5051) ---- */
 

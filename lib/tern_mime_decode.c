@@ -10,7 +10,7 @@
 #include "tern_mime.h"
 #include "tern_mime_internal.h"
 
-static signed char const b64[256] =
+signed char const tmi_b64[256] =
 {
   ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
   ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
@@ -31,7 +31,7 @@ static int base64 (stralloc *out, char const *s, size_t n)
   w = out->s + out->len ;
   for (size_t i = 0 ; i < n ; i++)
   {
-    int v = b64[(unsigned char)s[i]] ;
+    int v = tmi_b64[(unsigned char)s[i]] ;
     if (!v) { if (s[i] == '=') acc = bits = 0 ; continue ; }
     acc = acc << 6 | (v - 1) ;
     bits += 6 ;

@@ -131,6 +131,9 @@ static inline int tmi_2231 (char const *s, size_t n, size_t *base, unsigned int 
   return 1 ;
 }
 
+/* base64's alphabet (RFC 2045 6.8): value + 1, 0 outside it (tern_mime_decode.c) */
+extern signed char const tmi_b64[256] ;
+
 static inline int tmi_hex (int c)
 {
   if (c >= '0' && c <= '9') return c - '0' ;

@@ -69,6 +69,9 @@ struct tern_store_info_s
   uint32_t recent ;       /* UIDs from here up have not been claimed as \Recent yet */
   uint32_t firstunseen ;  /* UID of the first message without \Seen, 0 if none */
   uint64_t size ;         /* the sum of RFC822.SIZE, as far as known */
+  uint64_t unsized ;      /* octets on the disk of the messages whose RFC822.SIZE is not known
+                             (each as sent is at most twice that); UINT64_MAX: an old index
+                             that does not say, until its next write */
   uint64_t oldestmodseq ; /* the change log has every expunge after this MODSEQ */
   unsigned int nkeywords ;
 } ;
@@ -174,6 +177,7 @@ extern int tern_store_keyword_find (tern_store const *, char const *, size_t) ;
 #define TERN_C_BCC 'c'
 #define TERN_C_DATE 'D'         /* 8 octets, the Date: field in seconds (or absent) */
 #define TERN_C_REFERENCES 'R'   /* the References: field as in the message, empty if none (THREAD) */
+#define TERN_C_PREVIEW 'P'      /* PREVIEW (RFC 8970): tern_mime_preview's text, empty if none */
 extern int tern_store_cache_get (tern_store *, uint32_t, char const **, size_t *) ;
 /* One field of an entry: 1 with *data and *len, or 0. */
 extern int tern_store_cache_field (char const *, size_t, char, char const **, size_t *) ;
@@ -265,7 +269,20 @@ extern uint64_t tern_maildir_sizefield (char const *, size_t, char) ;
    NUL-terminated. */
 extern int tern_maildir_flagname (stralloc *, char const *, size_t, uint32_t, uint32_t) ;
 
+/* The EMAILID (RFC 8474 5.1) of a message by its file name, into out
+   (TERN_EMAILID_MAX + 1 octets), NUL-terminated: its length. A ",I="
+   field of the unique name (written by tern_store_copy) gives it; else
+   it is made from the unique name. */
+#define TERN_EMAILID_MAX 64
+extern size_t tern_maildir_emailid (char *, char const *, size_t) ;
+
 /* ---- folders (the Maildir++ root and its .Name directories) ---- */
+
+/* The MAILBOXID (RFC 8474 4) of the folder whose directory is dir, into
+   id (TERN_MAILBOXID_MAX + 1 octets), NUL-terminated; made (random, kept
+   in its tern-mailboxid) when it has none. 1, or 0 with errno. */
+#define TERN_MAILBOXID_MAX 64
+extern int tern_folder_mailboxid (char const *, char *) ;
 
 #define TERN_FOLDER_NAMEMAX 250     /* octets of a folder name (mUTF-7), a directory name's room */
 /* special-use attributes (RFC 6154) */

@@ -143,6 +143,32 @@ int tern_store__getrec (MDB_txn *txn, tern_store *st, uint32_t uid, rec *r, char
 
 /* ---- the write transaction ---- */
 
+/* M_UNSIZED (STATUS SIZE's bound, RFC 8438 3) into w; an index made
+   before it was kept has it counted once here, and written at commit. */
+static int unsized_get (wctx *w)
+{
+  MDB_cursor *c ;
+  MDB_val k, d ;
+  int r = tern_store__meta_get(w->txn, w->st->dmeta, M_UNSIZED, &w->unsized) ;
+  if (r < 0) return 0 ;
+  w->origunsized = w->unsized ;
+  if (r) return 1 ;
+  w->unsized = 0 ;
+  w->origunsized = UINT64_MAX ;
+  r = mdb_cursor_open(w->txn, w->st->dmsg, &c) ;
+  if (r) return seterr(r) ;
+  for (r = mdb_cursor_get(c, &k, &d, MDB_FIRST) ; !r ; r = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+  {
+    rec x ;
+    if (d.mv_size < sizeof(rec)) continue ;
+    memcpy(&x, d.mv_data, sizeof(rec)) ;
+    if (x.size == TERN_SIZE_UNKNOWN) w->unsized += x.fsize ;
+  }
+  mdb_cursor_close(c) ;
+  if (r != MDB_NOTFOUND) return seterr(r) ;
+  return 1 ;
+}
+
 int tern_store__wbegin (tern_store *st, wctx *w)
 {
   int r ;
@@ -170,6 +196,7 @@ int tern_store__wbegin (tern_store *st, wctx *w)
     tern_store__wabort(w) ;
     return 0 ;
   }
+  if (!unsized_get(w)) { tern_store__wabort(w) ; return 0 ; }
   w->modseq = w->hms + 1 ;
   w->orig[0] = w->uidnext ; w->orig[1] = w->messages ; w->orig[2] = w->unseen ; w->orig[3] = w->deleted ;
   w->orig[4] = w->size ; w->orig[5] = w->ntomb ; w->orig[6] = w->oldest ;
@@ -230,7 +257,8 @@ int tern_store__wcommit (wctx *w)
    || (w->deleted != w->orig[3] && !tern_store__meta_put(w->txn, st->dmeta, M_DELETED, w->deleted))
    || (w->size != w->orig[4] && !tern_store__meta_put(w->txn, st->dmeta, M_SIZE, w->size))
    || (w->ntomb != w->orig[5] && !tern_store__meta_put(w->txn, st->dmeta, M_NTOMB, w->ntomb))
-   || (w->oldest != w->orig[6] && !tern_store__meta_put(w->txn, st->dmeta, M_OLDEST, w->oldest))) goto err ;
+   || (w->oldest != w->orig[6] && !tern_store__meta_put(w->txn, st->dmeta, M_OLDEST, w->oldest))
+   || (w->unsized != w->origunsized && !tern_store__meta_put(w->txn, st->dmeta, M_UNSIZED, w->unsized))) goto err ;
   r = mdb_txn_commit(w->txn) ;
   w->txn = 0 ;
   stralloc_free(&w->adopt) ;
@@ -420,6 +448,7 @@ static void count (wctx *w, rec const *r, int sign)
   if (!(r->flags & TERN_F_SEEN)) w->unseen += sign ;
   if (r->flags & TERN_F_DELETED) w->deleted += sign ;
   if (r->size != TERN_SIZE_UNKNOWN) w->size += sign * (int64_t)r->size ;
+  else w->unsized += sign * (int64_t)r->fsize ;
 }
 
 int tern_store__insert (wctx *w, uint32_t uid, rec const *r, char const *name)

@@ -55,6 +55,7 @@ struct rec_s
 #define M_UNSEEN "unseen"
 #define M_DELETED "deleted"
 #define M_SIZE "size"
+#define M_UNSIZED "unsized"       /* octets on disk of the messages whose RFC822.SIZE is not known (absent in an old index) */
 #define M_RECENT "recent"
 
 /* A write: the lock, a transaction, the counters it changes. */
@@ -68,6 +69,7 @@ struct wctx_s
   uint64_t uidnext ;
   uint64_t messages, unseen, deleted, size, ntomb, oldest ;
   uint64_t orig[7] ;    /* uidnext ... oldest as they were: only what changed is written */
+  uint64_t unsized, origunsized ;   /* M_UNSIZED, and as it was (UINT64_MAX: absent, to be written) */
   int changed ;
   stralloc adopt ;      /* uidlist lines the index lacked: UID (4 octets), unique name, NUL */
 } ;

@@ -517,6 +517,7 @@ static int build (tern_store *st)
    || !tern_store__meta_put(w.txn, st->dmeta, M_UNSEEN, w.unseen)
    || !tern_store__meta_put(w.txn, st->dmeta, M_DELETED, w.deleted)
    || !tern_store__meta_put(w.txn, st->dmeta, M_SIZE, w.size)
+   || !tern_store__meta_put(w.txn, st->dmeta, M_UNSIZED, w.unsized)
    || !tern_store__meta_put(w.txn, st->dmeta, M_NTOMB, 0)
    || !tern_store__meta_put(w.txn, st->dmeta, M_OLDEST, w.oldest))
   { mdb_txn_abort(w.txn) ; goto end ; }

@@ -38,6 +38,9 @@ int tern_store_info_get (tern_store *st, tern_store_info *in)
   if (tern_store__meta_get(st->rtxn, st->dmeta, M_RECENT, &v) < 0) goto bad ;
   in->recent = v ;
   if (tern_store__meta_get(st->rtxn, st->dmeta, M_SIZE, &in->size) < 0) goto bad ;
+  r = tern_store__meta_get(st->rtxn, st->dmeta, M_UNSIZED, &in->unsized) ;
+  if (r < 0) goto bad ;
+  if (!r) in->unsized = UINT64_MAX ;
   if (tern_store__meta_get(st->rtxn, st->dmeta, M_OLDEST, &in->oldestmodseq) < 0) goto bad ;
   in->nkeywords = st->nkw ;
   r = mdb_cursor_open(st->rtxn, st->dunseen, &c) ;
@@ -248,7 +251,8 @@ int tern_store_cache_flush (tern_store *st)
       {
         /* a size learnt: the record and the folder's sum */
         stralloc *sc = &st->scratch ;
-        uint64_t total = 0 ;
+        uint64_t total = 0, unsized ;
+        int ru ;
         sc->len = 0 ;
         if (!stralloc_catb(sc, d.mv_data, d.mv_size)) { mdb_txn_abort(txn) ; goto errno_ ; }
         rc.size = size ;
@@ -257,7 +261,9 @@ int tern_store_cache_flush (tern_store *st)
         r = mdb_put(txn, st->dmsg, &k, &d, 0) ;
         if (r) { mdb_txn_abort(txn) ; goto err ; }
         if (tern_store__meta_get(txn, st->dmeta, M_SIZE, &total) < 0
-         || !tern_store__meta_put(txn, st->dmeta, M_SIZE, total + size)) { mdb_txn_abort(txn) ; goto errno_ ; }
+         || !tern_store__meta_put(txn, st->dmeta, M_SIZE, total + size)
+         || (ru = tern_store__meta_get(txn, st->dmeta, M_UNSIZED, &unsized)) < 0
+         || (ru && !tern_store__meta_put(txn, st->dmeta, M_UNSIZED, unsized >= rc.fsize ? unsized - rc.fsize : 0))) { mdb_txn_abort(txn) ; goto errno_ ; }
       }
       if (len)
       {

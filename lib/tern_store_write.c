@@ -483,6 +483,14 @@ int tern_store_copy (tern_store *src, tern_store *dst, uint32_t const *uids, siz
       offs[i] = (size_t)-1 ;
       if (srcoffs[i] == (size_t)-1) continue ;
       if (!tern_maildir_newname(&u, nm->filesize, nm->size)) goto werr ;
+      {
+        /* the EMAILID goes with the message (RFC 8474 5.1: MOVE keeps
+           it, and COPY here too), in the new name's ",I=" */
+        char id[TERN_EMAILID_MAX + 1] ;
+        size_t il = tern_maildir_emailid(id, names.s + srcoffs[i], strlen(names.s + srcoffs[i])) ;
+        u.len-- ;
+        if (!stralloc_catb(&u, ",I=", 3) || !stralloc_catb(&u, id, il) || !stralloc_0(&u)) { stralloc_free(&u) ; goto werr ; }
+      }
       offs[i] = names.len ;
       r = tern_maildir_flagname(&names, u.s, u.len - 1, nm->flags, nm->keywords) ;
       stralloc_free(&u) ;

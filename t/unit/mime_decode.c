@@ -109,9 +109,14 @@ static void charsets (void)
 static void dec (char const *in, unsigned int cte, char const *want, size_t wantlen, char const *name)
 {
   stralloc sa = STRALLOC_ZERO ;
+  uint64_t crlf = wantlen ;
   tap_ok(tern_mime_decode(&sa, in, strlen(in), cte), name) ;
   is_bytes(&sa, want, wantlen, name) ;
   stralloc_free(&sa) ;
+  /* tern_mime_decode_size agrees, without and with LF made CRLF */
+  for (size_t i = 0 ; i < wantlen ; i++) if (want[i] == '\n' && (!i || want[i-1] != '\r')) crlf++ ;
+  tap_is_int(tern_mime_decode_size(in, strlen(in), cte, 0), wantlen, name) ;
+  tap_is_int(tern_mime_decode_size(in, strlen(in), cte, 1), crlf, name) ;
 }
 
 static void decodes (void)
@@ -132,6 +137,10 @@ static void decodes (void)
   dec("a=\r\nb", TERN_CTE_QP, "ab", 2, "qp: CRLF soft break") ;
   dec("x\ty", TERN_CTE_7BIT, "x\ty", 3, "7bit copied") ;
   dec("=41", TERN_CTE_OTHER, "=41", 3, "unknown encodings copied") ;
+  dec("CmEKYg0KYwo=\n", TERN_CTE_BASE64, "\na\nb\r\nc\n", 8, "base64 of LF line ends (sizes with them as CRLF)") ;
+  dec("a=0Ab=0D=0Ac\n", TERN_CTE_QP, "a\nb\r\nc\r\n", 8, "qp: encoded line ends") ;
+  dec("x\ny\r\n\n", TERN_CTE_8BIT, "x\ny\r\n\n", 6, "8bit copied, LF and CRLF") ;
+  dec("AAEC/w==", TERN_CTE_BASE64, "\0\1\2\377", 4, "base64 to binary, NUL included") ;
 }
 
 static void texts (void)
@@ -195,8 +204,59 @@ static void dates (void)
   dt("1 Jan 2000", 0, 0, 0, "no time") ;
 }
 
+static void pv (char const *msg, size_t len, char const *want, char const *name)
+{
+  tern_mime m = TERN_MIME_ZERO ;
+  stralloc sa = STRALLOC_ZERO ;
+  tern_mime_parse(&m, msg, len) ;
+  tap_ok(tern_mime_preview(&sa, &m), name) ;
+  is_bytes(&sa, want, strlen(want), name) ;
+  stralloc_free(&sa) ;
+  tern_mime_free(&m) ;
+}
+
+/* markup every octet of which starts something: linear, or this never ends */
+static void pv_big (char const *head, char unit, char const *name)
+{
+  stralloc msg = STRALLOC_ZERO ;
+  stralloc_cats(&msg, head) ;
+  for (size_t i = 0 ; i < (1u << 20) ; i++) stralloc_catb(&msg, &unit, 1) ;
+  {
+    tern_mime m = TERN_MIME_ZERO ;
+    stralloc sa = STRALLOC_ZERO ;
+    tern_mime_parse(&m, msg.s, msg.len) ;
+    tap_ok(tern_mime_preview(&sa, &m) && sa.len <= 4 * TERN_PREVIEW_CHARS, name) ;
+    stralloc_free(&sa) ;
+    tern_mime_free(&m) ;
+  }
+  stralloc_free(&msg) ;
+}
+
+static void previews (void)
+{
+  static char const html[] = "MIME-Version: 1.0\nContent-Type: text/html\n\n<p>a<!--x-->b</p><br>&#x1F600;&#0;<style>s</style><HEAD >h</head>end" ;
+  pv("Subject: x\n\n  a \t b\r\n\n c  \n", sizeof "Subject: x\n\n  a \t b\r\n\n c  \n" - 1, "a b c", "preview: white space collapsed") ;
+  pv(html, sizeof html - 1, "ab \xf0\x9f\x98\x80\xef\xbf\xbd end", "preview: html, comments, entities, style, head") ;
+  pv("Subject: x\n", sizeof "Subject: x\n" - 1, "", "preview: no body") ;
+  {
+    /* 255 characters, then a space at the cut: not kept */
+    char msg[400], want[300] ;
+    size_t k = 0 ;
+    k += sprintf(msg, "Subject: x\n\n") ;
+    memset(msg + k, 'a', 255) ; k += 255 ;
+    memcpy(msg + k, " b\n", 3) ; k += 3 ;
+    memset(want, 'a', 255) ; want[255] = 0 ;
+    pv(msg, k, want, "preview: no space at the cut") ;
+  }
+  pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n", '&', "preview: 1 MiB of & (linear)") ;
+  pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n", '<', "preview: 1 MiB of < (linear)") ;
+  pv_big("MIME-Version: 1.0\nContent-Type: text/html\n\n<head>", '<', "preview: an unclosed head (linear)") ;
+  pv_big("Subject: x\n\n", ' ', "preview: 1 MiB of spaces") ;
+}
+
 int main (void)
 {
+  previews() ;
   hdr_decode() ;
   params() ;
   charsets() ;

@@ -136,6 +136,30 @@ int main (void)
   }
   tap_is_int(in.firstunseen, u2, "the first unseen message") ;
   consistent(&st, "check: consistent after the build") ;
+
+  /* ---- STATUS SIZE's figures: known sizes, and the octets of the rest ---- */
+  tap_is_int(in.size, 22, "the sum of the sizes known (W=)") ;
+  tap_is_int(in.unsized, 19 + 20 + 21 + 20, "the octets on disk of the others") ;
+  {
+    /* an index made before M_UNSIZED: the figure absent */
+    MDB_txn *txn ;
+    MDB_val k = { .mv_size = 7, .mv_data = "unsized" } ;
+    tap_ok(!mdb_txn_begin(st.env, 0, 0, &txn) && !mdb_del(txn, st.dmeta, &k, 0) && !mdb_txn_commit(txn), "an old index: its figure gone") ;
+  }
+  in2 = info(&st) ;
+  tap_ok(in2.unsized == UINT64_MAX && in2.size == 22, "an old index says it does not know") ;
+  tap_ok(tern_store_cache_put(&st, u2, 0, 0, 21) && tern_store_cache_flush(&st), "a size learnt meanwhile") ;
+  {
+    uint32_t one = u1 ;
+    uint64_t ms ;
+    tap_ok(tern_store_setflags(&st, &one, 1, TERN_STORE_ADD, TERN_F_SEEN, 0, UINT64_MAX, 0, 0, &ms), "any write") ;
+  }
+  in2 = info(&st) ;
+  tap_ok(in2.unsized == 20 + 21 + 20 && in2.size == 22 + 21, "counts it again from the records") ;
+  tap_ok(tern_store_cache_put(&st, u1, 0, 0, 22) && tern_store_cache_flush(&st), "another size learnt") ;
+  in2 = info(&st) ;
+  tap_ok(in2.unsized == 21 + 20 && in2.size == 22 + 21 + 22, "moves its octets from one figure to the other") ;
+  consistent(&st, "check: consistent after the sizes learnt") ;
   tern_store_close(&st) ;
 
   /* ---- reopen, lose the index, lose the uidlist, lose both ---- */
