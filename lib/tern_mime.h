@@ -215,9 +215,22 @@ extern int tern_mime_decode (stralloc *, char const *, size_t, unsigned int) ;
    is valid UTF-8 and replaces the rest with U+FFFD: 1, or 0 ENOMEM. */
 extern int tern_charset_utf8 (stralloc *, char const *, size_t, char const *, size_t) ;
 /* The text of leaf part i (text/ANY, or message/ANY's header): its
-   transfer encoding undone and its charset converted to UTF-8, appended
+   transfer encoding undone and its charset converted to UTF-8 (for
+   text/html, the charset of a meta tag when Content-Type has none),
+   and for text/html the text a reader sees (tern_html_text), appended
    to out: 1, or 0 ENOMEM. */
 extern int tern_mime_text (stralloc *, tern_mime const *, uint32_t) ;
+/* The text a reader sees in an HTML document s[0..len) (UTF-8): tags,
+   comments, attributes, head, script and style dropped, entities
+   decoded, block elements as line ends, white space collapsed (see
+   tern_html_text.c), of at most the first TERN_HTML_MAX octets and
+   TERN_HTML_TAGS tags; appended to out: 1, or 0 ENOMEM. */
+#define TERN_HTML_MAX (1 << 20)
+#define TERN_HTML_TAGS 10000
+extern int tern_html_text (stralloc *, char const *, size_t) ;
+/* The charset an HTML document declares in a meta tag of its first
+   1024 octets: 1 with *cs, *len pointing into s, or 0. */
+extern int tern_html_charset (char const *, size_t, char const **, size_t *) ;
 
 /* ---- search (RFC 3501 6.4.4, i;unicode-casemap of RFC 5051) ---- */
 
