@@ -176,6 +176,21 @@ extern int tern_imap_string (stralloc *, char const *, size_t, unsigned int) ;
    groups as RFC 3501 says, "MISSING_MAILBOX" / "MISSING_DOMAIN" for
    broken ones, as the common servers. */
 extern int tern_imap_envelope (stralloc *, char const *, size_t, unsigned int) ;
+/* An ENVELOPE as tern_imap_envelope writes it, read back: one item from
+   s[*pos] (depth: lists around it, at most 8), *pos moved past it: NIL
+   (kind 0), a quoted string (1, its inside with the escapes), a literal
+   (2, its octets), a list (3, its inside); 0 when malformed. Fields:
+   items 0 to k (0 date, 1 subject, 2 from, ... 9 message-id) into
+   it[0..k]; field: item k alone. */
+typedef struct tern_env_it_s tern_env_it ;
+struct tern_env_it_s { int kind ; char const *s ; size_t len ; } ;
+extern int tern_env_item (char const *, size_t, size_t *, tern_env_it *, unsigned int) ;
+extern int tern_env_fields (char const *, size_t, unsigned int, tern_env_it *) ;
+extern int tern_env_field (char const *, size_t, unsigned int, tern_env_it *) ;
+/* The base subject of a decoded subject (RFC 5256 2.1), upper-cased,
+   appended to out: 1 when it was a reply or a forward, 0 when not, -1
+   ENOMEM. Linear in the subject. */
+extern int tern_imap_base_subject (stralloc *, char const *, size_t) ;
 /* The addresses of one address field's value v[0..n), parsed as for
    ENVELOPE, appended to out as text to search (SEARCH FROM, TO, CC,
    BCC): "name <mailbox@host>" or "mailbox@host" each, names'
