@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gumbo.h>
+#include <unistr.h>
 #include "tern_mime.h"
 
 /* ---- the arena gumbo allocates from ---- */
@@ -134,16 +135,29 @@ static int block (GumboTag t)
   }
 }
 
+/* One text node's text: white space collapsed, and what gumbo gives
+   that is not UTF-8 (it does for a numeric reference past U+10FFFF, as
+   "&#x1F6999999;") replaced by U+FFFD */
 static int emit (text *x, char const *s)
 {
-  for (; *s ; s++)
+  size_t n = strlen(s) ;
+  while (n)
   {
     unsigned char c = *s ;
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') { if (!x->pend) x->pend = 1 ; continue ; }
-    if (c == 0xc2 && (unsigned char)s[1] == 0xa0) { if (!x->pend) x->pend = 1 ; s++ ; continue ; }
+    ucs4_t u ;
+    int l = 1 ;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') { if (!x->pend) x->pend = 1 ; s++ ; n-- ; continue ; }
+    if (c >= 0x80)
+    {
+      l = u8_mbtoucr(&u, (uint8_t const *)s, n) ;
+      if (l > 0 && u == 0xa0) { if (!x->pend) x->pend = 1 ; s += l ; n -= l ; continue ; }
+    }
     if (x->pend && x->out->len > x->start && !stralloc_catb(x->out, x->pend == 2 ? "\n" : " ", 1)) return 0 ;
     x->pend = 0 ;
-    if (!stralloc_catb(x->out, s, 1)) return 0 ;
+    if (l > 0 ? !stralloc_catb(x->out, s, l) : !stralloc_catb(x->out, "\xef\xbf\xbd", 3)) return 0 ;
+    if (l <= 0) l = 1 ;
+    s += l ;
+    n -= l ;
   }
   return 1 ;
 }
@@ -193,19 +207,24 @@ static int walk (text *x, GumboNode const *doc)
 
 int tern_html_text (stralloc *out, char const *s, size_t n)
 {
-  arena a = { .head = 0 } ;
+  /* the arena on the heap: no object of this frame changes between
+     setjmp and a longjmp (C11 7.13.2.1) */
+  arena *a = malloc(sizeof(arena)) ;
   GumboOptions o = kGumboDefaultOptions ;
   GumboOutput *g ;
   text x = { .out = out, .start = out->len, .pend = 0 } ;
   int ok ;
+  if (!a) return 0 ;
+  a->head = 0 ;
   o.allocator = &arena_alloc ;
   o.deallocator = &arena_free ;
-  o.userdata = &a ;
+  o.userdata = a ;
   o.max_errors = 0 ;
-  if (setjmp(a.fail)) { arena_clear(&a) ; errno = ENOMEM ; return 0 ; }
+  if (setjmp(a->fail)) { arena_clear(a) ; free(a) ; errno = ENOMEM ; return 0 ; }
   g = gumbo_parse_with_options(&o, s, capped(s, n)) ;
   ok = walk(&x, g->document) ;
-  arena_clear(&a) ;
+  arena_clear(a) ;
+  free(a) ;
   return ok ;
 }
 

@@ -61,6 +61,7 @@ int tern_imap_base_subject (stralloc *sa, char const *subj, size_t len)
     if (ch == ' ' && sa->len > start && sa->s[sa->len - 1] == ' ') continue ;
     if (!stralloc_catb(sa, &ch, 1)) { sa->len = start ; return -1 ; }
   }
+  if (sa->len == start) return 0 ;   /* an empty subject; sa->s may be null */
   s = sa->s + start ;
   n = sa->len - start ;
   upcase(s, n) ;

@@ -44,6 +44,8 @@ static void text (void)
   ht("<![CDATA[x]]>y", "y", "CDATA outside foreign content is a bogus comment") ;
   ht("<svg><text>drawn</text></svg>", "drawn", "text in svg is text") ;
   ht("", "", "empty") ;
+  ht("a&#x1F6999999999999;b", "a\xef\xbf\xbd" "b", "a reference past U+10FFFF: U+FFFD (gumbo gives a stray octet)") ;
+  ht("&#xD800;&#0;", "\xef\xbf\xbd\xef\xbf\xbd", "a surrogate, NUL: U+FFFD") ;
   ht("\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9", "UTF-8 kept") ;
   ht("<", "<", "a lone <") ;
   ht("<a", "", "an unfinished tag") ;
