@@ -11,8 +11,9 @@
 #   base64 and quoted-printable HTML; multipart/alternative with a text
 #   and an HTML part; a word in another part's header found by TEXT but
 #   not by BODY;
-# - a part over the cap (TERN_HTML_MAX, 1 MiB): the search answers, what
-#   lies before the cap is found, what lies past it is not;
+# - a part over the cap (TERN_HTML_MAX, 1 MiB), a part of 60,000 nested
+#   tags (over TERN_HTML_TAGS): the search answers, in seconds, what lies
+#   before the cap is found, what lies past it is not;
 # - the search index and the scan agree: the first search builds the
 #   index (from tern_mime_texts, so from the same HTML text), then the
 #   same answers from it, in that session and another; strings shorter
@@ -21,6 +22,7 @@
 import base64
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ternlib
@@ -70,6 +72,8 @@ MSGS = [
     b"Subject: plain\nFrom: c@example.org\n\nthe <b>quokka</b> as text\n",
     # 10: a part over TERN_HTML_MAX
     html(BIG),
+    # 11: 60,000 nested divs (gumbo's slowest shape): past the 10,000-tag cap
+    html(b"<p>shallow</p>" + b"<div>" * 60000 + b"deepword"),
 ]
 
 CASES = [
@@ -113,7 +117,9 @@ CASES = [
     ("TEXT quokka", {2, 9}, "TEXT: attributes are not text either"),
     ("BODY nearcap", {10}, "a huge part: text before the cap is found"),
     ("BODY farbeyond", set(), "text past the cap is not"),
-    ("NOT BODY possum", set(range(1, 11)), "NOT BODY"),
+    ("NOT BODY possum", set(range(1, 12)), "NOT BODY"),
+    ("BODY shallow", {11}, "nested 60,000 deep: the text before the tags is found"),
+    ("BODY deepword", set(), "and what follows the 10,000th tag is not"),
     ("OR BODY platypus BODY bandicoot", {6, 7}, "OR"),
     ("BODY qu", {2, 9}, "two letters (shorter than a trigram: the scan always)"),
     ("BODY \"é\"", {3}, "one non-ASCII letter from an entity"),
@@ -125,11 +131,14 @@ CASES = [
 
 
 def run_cases(c, when):
+    start = time.time()
     for q, want, what in CASES:
         unt, r = c.cmd("SEARCH CHARSET UTF-8 " + q)
         got = [u for u in unt if u.startswith("* SEARCH")]
         hits = set(int(x) for x in got[0].split()[2:]) if got else None
         t.is_(hits, want, "%s: %s: %s" % (when, q, what)) or t.diag(repr((q, unt[-3:], r)))
+    took = time.time() - start
+    t.ok(took < 60, "%s: %d searches in %.1f s" % (when, len(CASES), took))
 
 
 def login():
