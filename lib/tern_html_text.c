@@ -19,10 +19,12 @@
    tag, so the tags are what bounds the time); the rest of a larger part
    is not searched. Gumbo allocates from an arena freed in one piece
    after each part (no recursive gumbo_destroy_output on a deep tree),
-   and the walk of the tree is iterative. */
+   and the walk of the tree is iterative. A part on which gumbo fails
+   one of its assertions is not searched (see parse below). */
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gumbo.h>
@@ -37,7 +39,7 @@ typedef struct chunk_s chunk ;
 struct chunk_s { chunk *next ; size_t used, size ; } ;
 
 typedef struct arena_s arena ;
-struct arena_s { chunk *head ; jmp_buf fail ; } ;
+struct arena_s { chunk *head ; sigjmp_buf fail ; } ;
 
 static void *arena_alloc (void *data, size_t n)
 {
@@ -49,7 +51,7 @@ static void *arena_alloc (void *data, size_t n)
     size_t size = n > CHUNK - 64 ? n + 64 : CHUNK ;
     c = malloc(size) ;
     /* gumbo cannot fail an allocation: leave the parse, the arena holds everything */
-    if (!c) longjmp(a->fail, 1) ;
+    if (!c) siglongjmp(a->fail, 1) ;
     c->size = size ;
     c->used = 64 ;
     c->next = a->head ;
@@ -71,6 +73,22 @@ static void arena_clear (arena *a)
     a->head = c->next ;
     free(c) ;
   }
+}
+
+/* s[0..n) without its NULs, NUL-terminated, in a chunk of its own
+   (freed with the arena), or 0 ENOMEM */
+static char *arena_copy (arena *a, char const *s, size_t n)
+{
+  chunk *c = malloc(64 + n + 1) ;
+  char *t, *q ;
+  if (!c) return 0 ;
+  c->size = c->used = 64 + n + 1 ;
+  c->next = a->head ;
+  a->head = c ;
+  t = q = (char *)c + 64 ;
+  for (size_t i = 0 ; i < n ; i++) if (s[i]) *q++ = s[i] ;
+  *q = 0 ;
+  return t ;
 }
 
 /* ---- the caps ---- */
@@ -205,27 +223,65 @@ static int walk (text *x, GumboNode const *doc)
   }
 }
 
-int tern_html_text (stralloc *out, char const *s, size_t n)
+/* Gumbo 0.10.1 (Debian's, unmaintained upstream) is built with its
+   assertions, and some input fails one (the html-text fuzz target found
+   "<table><svg><foreignObject><![CDATA[c]]>"): abort(3) would end the
+   session. While gumbo runs, SIGABRT leaves the parse instead, as an
+   allocation failure does: everything gumbo holds is in the arena, so
+   nothing is left behind but assert's message on stderr (the log). One
+   parse at a time: the process is single-threaded. */
+static arena *current ;
+
+static void onabort (int sig)
 {
-  /* the arena on the heap: no object of this frame changes between
-     setjmp and a longjmp (C11 7.13.2.1) */
-  arena *a = malloc(sizeof(arena)) ;
+  siglongjmp(current->fail, 2) ;
+}
+
+/* 1 parsed and walked, 0 ENOMEM, 2 gumbo failed an assertion */
+static int parse (arena *a, char const *s, size_t n, text *x)
+{
   GumboOptions o = kGumboDefaultOptions ;
+  struct sigaction sa = { .sa_handler = &onabort }, old ;
   GumboOutput *g ;
-  text x = { .out = out, .start = out->len, .pend = 0 } ;
-  int ok ;
-  if (!a) return 0 ;
-  a->head = 0 ;
+  int r ;
   o.allocator = &arena_alloc ;
   o.deallocator = &arena_free ;
   o.userdata = a ;
   o.max_errors = 0 ;
-  if (setjmp(a->fail)) { arena_clear(a) ; free(a) ; errno = ENOMEM ; return 0 ; }
-  g = gumbo_parse_with_options(&o, s, capped(s, n)) ;
-  ok = walk(&x, g->document) ;
-  arena_clear(a) ;
-  free(a) ;
-  return ok ;
+  sigemptyset(&sa.sa_mask) ;
+  current = a ;
+  if (sigaction(SIGABRT, &sa, &old) < 0) return 0 ;
+  r = sigsetjmp(a->fail, 1) ;
+  if (!r)
+  {
+    g = gumbo_parse_with_options(&o, s, n) ;
+    sigaction(SIGABRT, &old, 0) ;
+    return walk(x, g->document) ;
+  }
+  sigaction(SIGABRT, &old, 0) ;
+  if (r == 1) errno = ENOMEM ;
+  return r == 1 ? 0 : 2 ;
+}
+
+int tern_html_text (stralloc *out, char const *s, size_t n)
+{
+  arena a = { .head = 0 } ;
+  text x = { .out = out, .start = out->len, .pend = 0 } ;
+  int r ;
+  n = capped(s, n) ;
+  if (memchr(s, 0, n))
+  {
+    /* NULs dropped, as a browser drops them from text (13.2.6.4.7) */
+    char *t = arena_copy(&a, s, n) ;
+    if (!t) return 0 ;
+    s = t ;
+    n = strlen(t) ;
+  }
+  r = parse(&a, s, n, &x) ;
+  arena_clear(&a) ;
+  /* a part gumbo cannot parse has no text to search */
+  if (r == 2) out->len = x.start ;
+  return r > 0 ;
 }
 
 /* ---- the charset a document declares ---- */

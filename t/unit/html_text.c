@@ -51,6 +51,20 @@ static void text (void)
   ht("<a", "", "an unfinished tag") ;
 }
 
+/* NULs dropped; gumbo's failed assertions do not abort */
+static void gumbo_bugs (void)
+{
+  static char const in[] = "<table><svg><foreignObject><![CDATA[c]]>\"" ;
+  stralloc sa = STRALLOC_ZERO ;
+  tap_ok(stralloc_cats(&sa, "kept") && tern_html_text(&sa, in, sizeof(in) - 1), "gumbo's failed assertion on CDATA in a table does not abort") ;
+  tap_ok(sa.len == 4 && !memcmp(sa.s, "kept", 4), "that part has no text, what was before it is kept") ;
+  sa.len = 0 ;
+  tap_ok(tern_html_text(&sa, "<p>after</p>", 12) && sa.len == 5 && !memcmp(sa.s, "after", 5), "the next part is parsed as usual") ;
+  sa.len = 0 ;
+  tap_ok(tern_html_text(&sa, "wom\0bat", 7) && sa.len == 6 && !memcmp(sa.s, "wombat", 6), "a NUL in text is dropped") ;
+  stralloc_free(&sa) ;
+}
+
 static void cs (char const *in, char const *want, char const *name)
 {
   char const *c = 0 ;
@@ -131,6 +145,7 @@ static void mime (void)
 int main (void)
 {
   text() ;
+  gumbo_bugs() ;
   charset() ;
   caps() ;
   mime() ;
