@@ -57,9 +57,10 @@ UNITSRC := $(sort $(wildcard t/unit/*.c))
 UNITBINS := $(patsubst t/unit/%.c,$(B)/t/%,$(UNITSRC))
 
 LIBS_default := -lskarnet
-# The mailbox store (LMDB) and MIME (iconv, libunistring): deliver and
-# pop3-serve update the index; imap-serve, mailbox-check read it all.
-STORELIBS := -llmdb -lunistring -lskarnet
+# The mailbox store (LMDB) and MIME (iconv, libunistring; gumbo for the
+# text of HTML parts): deliver and pop3-serve update the index;
+# imap-serve, mailbox-check read it all.
+STORELIBS := -llmdb -lgumbo -lunistring -lskarnet
 LIBS_deliver := $(STORELIBS)
 LIBS_pop3-serve := $(STORELIBS)
 # imap-serve runs once per connection: static, as the others, so that no
@@ -70,7 +71,7 @@ LIBS_pop3-serve := $(STORELIBS)
 # valid, else replaced: never an error).
 LIBS_imap-serve := $(STORELIBS) -lz -lpthread
 LIBS_mailbox-check := $(STORELIBS)
-LIBS_mailuser := -lcrypt -llmdb -lunistring -lskarnet
+LIBS_mailuser := -lcrypt -llmdb -lgumbo -lunistring -lskarnet
 LIBS_pwcheck := -lcrypt -lskarnet
 # res_n* and ns_* link statically with glibc (no NSS involved).
 LIBS_mxlookup := -lresolv -lskarnet
@@ -120,7 +121,7 @@ $(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
 
 $(B)/t/%: t/unit/%.c $(LIB) t/unit/tap.h $(LIBHDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -It/unit $(filter-out -static,$(ALL_LDFLAGS)) -o $@ $< $(LIB) -lcrypt -llmdb -lunistring -lskarnet
+	$(CC) $(ALL_CFLAGS) -It/unit $(filter-out -static,$(ALL_LDFLAGS)) -o $@ $< $(LIB) -lcrypt -llmdb -lgumbo -lunistring -lskarnet
 
 run:
 	@mk/deps run

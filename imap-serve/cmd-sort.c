@@ -16,83 +16,8 @@
 #include <skalibs/genalloc.h>
 #include "imap-serve.h"
 
-/* ---- a cached ENVELOPE (tern_imap_envelope's output) ---- */
-
-/* One item from s[*pos]: NIL (kind 0), a quoted string (1, its inside
-   with the escapes), a literal (2, its octets), a list (3, its inside);
-   *pos moves past it. 0 when malformed (the cache is ours: it is not,
-   but a wrong entry must not crash us). */
-int env_item (char const *s, size_t len, size_t *pos, env_it *it, unsigned int depth)
-{
-  size_t i = *pos ;
-  while (i < len && s[i] == ' ') i++ ;
-  if (i >= len) return 0 ;
-  if (s[i] == '"')
-  {
-    size_t b = ++i ;
-    for (;;)
-    {
-      /* the next quote not escaped: an even run of backslashes before it */
-      char const *q = memchr(s + i, '"', len - i) ;
-      size_t k ;
-      if (!q) return 0 ;
-      i = q - s ;
-      for (k = i ; k > b && s[k-1] == '\\' ; k--) ;
-      if (!((i - k) & 1)) break ;
-      i++ ;
-    }
-    it->kind = 1 ; it->s = s + b ; it->len = i - b ;
-    i++ ;
-  }
-  else if (s[i] == '{')
-  {
-    uint64_t n = 0 ;
-    for (i++ ; i < len && s[i] >= '0' && s[i] <= '9' && n < len ; i++) n = n * 10 + (s[i] - '0') ;
-    if (len - i < 3 || memcmp(s + i, "}\r\n", 3) || n > len - i - 3) return 0 ;
-    i += 3 ;
-    it->kind = 2 ; it->s = s + i ; it->len = n ;
-    i += n ;
-  }
-  else if (s[i] == '(')
-  {
-    size_t b = ++i ;
-    if (depth >= 8) return 0 ;
-    for (;;)
-    {
-      env_it sub ;
-      while (i < len && s[i] == ' ') i++ ;
-      if (i >= len) return 0 ;
-      if (s[i] == ')') break ;
-      if (!env_item(s, len, &i, &sub, depth + 1)) return 0 ;
-    }
-    it->kind = 3 ; it->s = s + b ; it->len = i - b ;
-    i++ ;
-  }
-  else if (len - i >= 3 && !memcmp(s + i, "NIL", 3)) { it->kind = 0 ; it->s = 0 ; it->len = 0 ; i += 3 ; }
-  else return 0 ;
-  *pos = i ;
-  return 1 ;
-}
-
-/* Items 0 to k of the envelope (0 date, 1 subject, 2 from, ... 9
-   message-id) into it[0..k], read as far as item k only. */
-int env_fields (char const *env, size_t len, unsigned int k, env_it *it)
-{
-  size_t pos = 1 ;
-  if (!len || env[0] != '(') return 0 ;
-  for (unsigned int i = 0 ; i <= k ; i++)
-    if (!env_item(env, len, &pos, it + i, 1)) return 0 ;
-  return 1 ;
-}
-
-/* Item k alone */
-int env_field (char const *env, size_t len, unsigned int k, env_it *it)
-{
-  env_it v[10] ;
-  if (k >= 10 || !env_fields(env, len, k, v)) return 0 ;
-  *it = v[k] ;
-  return 1 ;
-}
+/* ---- a cached ENVELOPE (tern_imap_envelope's output, read back by
+   tern_env_item and the like: lib/tern_imap_envread.c) ---- */
 
 /* The string's value appended to sa (quoted strings unescaped); NIL appends nothing. */
 void env_value (stralloc *sa, env_it const *it)
@@ -118,11 +43,11 @@ static int env_addr (char const *env, size_t len, unsigned int k, env_it a[4])
 {
   env_it f, ad ;
   size_t pos = 0 ;
-  if (!env_field(env, len, k, &f) || f.kind != 3) return 0 ;
-  if (!env_item(f.s, f.len, &pos, &ad, 2) || ad.kind != 3) return 0 ;
+  if (!tern_env_field(env, len, k, &f) || f.kind != 3) return 0 ;
+  if (!tern_env_item(f.s, f.len, &pos, &ad, 2) || ad.kind != 3) return 0 ;
   pos = 0 ;
   for (unsigned int i = 0 ; i < 4 ; i++)
-    if (!env_item(ad.s, ad.len, &pos, a + i, 3)) return 0 ;
+    if (!tern_env_item(ad.s, ad.len, &pos, a + i, 3)) return 0 ;
   return 1 ;
 }
 
@@ -134,95 +59,12 @@ static void upcase (char *s, size_t n)
   for (size_t i = 0 ; i < n ; i++) if (s[i] >= 'a' && s[i] <= 'z') s[i] -= 'a' - 'A' ;
 }
 
-static int hasprefix (char const *s, size_t n, char const *w)
-{
-  size_t l = strlen(w) ;
-  return n >= l && !memcmp(s, w, l) ;
-}
-
-/* subj-blob = "[" *BLOBCHAR "]" *WSP: its length at s, or 0 */
-static size_t blob (char const *s, size_t n)
-{
-  size_t i = 1 ;
-  if (!n || s[0] != '[') return 0 ;
-  while (i < n && s[i] != '[' && s[i] != ']') i++ ;
-  if (i >= n || s[i] != ']') return 0 ;
-  for (i++ ; i < n && s[i] == ' ' ; i++) ;
-  return i ;
-}
-
-/* subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":" */
-static size_t refwd (char const *s, size_t n)
-{
-  size_t i ;
-  if (hasprefix(s, n, "RE")) i = 2 ;
-  else if (hasprefix(s, n, "FW")) i = hasprefix(s, n, "FWD") ? 3 : 2 ;
-  else return 0 ;
-  while (i < n && s[i] == ' ') i++ ;
-  i += blob(s + i, n - i) ;
-  return i < n && s[i] == ':' ? i + 1 : 0 ;
-}
-
-/* The base subject (RFC 5256 2.1) of a decoded subject, upper-cased,
-   appended to sa; 1 when it was a reply or a forward (a subj-refwd, a
-   "(fwd)" or a "[fwd: ...]" removed: THREAD's step 6), else 0.
-   Linear: a run of blobs is looked at a bounded number of times (the
-   shortcut of step 4 below). */
+/* The base subject (RFC 5256 2.1): lib/tern_imap_subject.c */
 int base_subject (stralloc *sa, char const *subj, size_t len)
 {
-  size_t start = sa->len ;
-  int reply = 0 ;
-  char *s ;
-  size_t n ;
-  /* (1) WSP runs, folding included, as one SP */
-  for (size_t i = 0 ; i < len ; i++)
-  {
-    char ch = subj[i] ;
-    if (ch == '\t' || ch == '\r' || ch == '\n') ch = ' ' ;
-    if (ch == ' ' && sa->len > start && sa->s[sa->len - 1] == ' ') continue ;
-    if (!stralloc_catb(sa, &ch, 1)) die_io("out-of-memory") ;
-  }
-  s = sa->s + start ;
-  n = sa->len - start ;
-  upcase(s, n) ;
-  for (;;)
-  {
-    /* (2) subj-trailer = "(fwd)" / WSP, at the end */
-    for (;;)
-    {
-      if (n && s[n-1] == ' ') n-- ;
-      else if (n >= 5 && !memcmp(s + n - 5, "(FWD)", 5)) { n -= 5 ; reply = 1 ; }
-      else break ;
-    }
-    for (;;)
-    {
-      int changed = 0 ;
-      size_t i, k, last ;
-      /* (3) subj-leader = (*subj-blob subj-refwd) / WSP */
-      for (;;)
-      {
-        if (n && s[0] == ' ') { s++ ; n-- ; changed = 1 ; continue ; }
-        for (i = 0 ; (k = blob(s + i, n - i)) ; i += k) ;
-        k = refwd(s + i, n - i) ;
-        if (!k) break ;
-        s += i + k ; n -= i + k ; changed = 1 ; reply = 1 ;
-      }
-      /* (4) a leading subj-blob goes when something is left after it.
-         Step 3 then fails on the blobs that follow for the same reason,
-         so they all go at once, but the last when nothing follows. */
-      for (i = 0, last = 0 ; (k = blob(s + i, n - i)) ; last = i, i += k) ;
-      if (i && i < n) { s += i ; n -= i ; changed = 1 ; }
-      else if (i && last) { s += last ; n -= last ; changed = 1 ; }
-      /* (5) */
-      if (!changed) break ;
-    }
-    /* (6) subj-fwd-hdr "[fwd:" and subj-fwd-trl "]" */
-    if (n >= 6 && !memcmp(s, "[FWD:", 5) && s[n-1] == ']') { s += 5 ; n -= 6 ; reply = 1 ; continue ; }
-    break ;
-  }
-  memmove(sa->s + start, s, n) ;
-  sa->len = start + n ;
-  return reply ;
+  int r = tern_imap_base_subject(sa, subj, len) ;
+  if (r < 0) die_io("out-of-memory") ;
+  return r ;
 }
 
 /* RFC 5256 2.2: the Date: field in UTC, else the INTERNALDATE */
@@ -231,7 +73,7 @@ int64_t sent_date (mctx *c)
   char const *env ;
   size_t envlen ;
   env_it d ;
-  if (mctx_field(c, TERN_C_ENVELOPE, &env, &envlen) && env_field(env, envlen, 0, &d) && (d.kind == 1 || d.kind == 2))
+  if (mctx_field(c, TERN_C_ENVELOPE, &env, &envlen) && tern_env_field(env, envlen, 0, &d) && (d.kind == 1 || d.kind == 2))
   {
     stralloc sa = STRALLOC_ZERO ;
     int64_t t ;

@@ -480,7 +480,7 @@ static void hit (void *data, uint32_t msn, mctx *c)
     char const *env ;
     size_t envlen, pos ;
     env_it it[10] ;
-    int gotenv = mctx_field(c, TERN_C_ENVELOPE, &env, &envlen) && env_fields(env, envlen, 9, it) ;
+    int gotenv = mctx_field(c, TERN_C_ENVELOPE, &env, &envlen) && tern_env_fields(env, envlen, 9, it) ;
     ref f ;
     stralloc v = STRALLOC_ZERO ;
     if (gotenv)

@@ -178,11 +178,7 @@ extern int search_return (tern_imap_p *, int, unsigned int *) ;
 extern void fts_update (void) ;   /* fts.c */
 
 /* ---- cmd-sort.c: what SORT and THREAD share ---- */
-typedef struct env_it_s env_it ;
-struct env_it_s { int kind ; char const *s ; size_t len ; } ;   /* 0 NIL, 1 quoted, 2 literal, 3 list */
-extern int env_item (char const *, size_t, size_t *, env_it *, unsigned int) ;
-extern int env_fields (char const *, size_t, unsigned int, env_it *) ;  /* items 0..k of an ENVELOPE */
-extern int env_field (char const *, size_t, unsigned int, env_it *) ;   /* item k of an ENVELOPE */
+typedef tern_env_it env_it ;   /* tern_env_item and the like (tern_mime.h) read a cached ENVELOPE */
 extern void env_value (stralloc *, env_it const *) ;
 extern int base_subject (stralloc *, char const *, size_t) ;           /* RFC 5256 2.1, upper-cased; 1: a reply */
 extern int64_t sent_date (mctx *) ;                                     /* RFC 5256 2.2 */

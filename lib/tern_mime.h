@@ -176,6 +176,21 @@ extern int tern_imap_string (stralloc *, char const *, size_t, unsigned int) ;
    groups as RFC 3501 says, "MISSING_MAILBOX" / "MISSING_DOMAIN" for
    broken ones, as the common servers. */
 extern int tern_imap_envelope (stralloc *, char const *, size_t, unsigned int) ;
+/* An ENVELOPE as tern_imap_envelope writes it, read back: one item from
+   s[*pos] (depth: lists around it, at most 8), *pos moved past it: NIL
+   (kind 0), a quoted string (1, its inside with the escapes), a literal
+   (2, its octets), a list (3, its inside); 0 when malformed. Fields:
+   items 0 to k (0 date, 1 subject, 2 from, ... 9 message-id) into
+   it[0..k]; field: item k alone. */
+typedef struct tern_env_it_s tern_env_it ;
+struct tern_env_it_s { int kind ; char const *s ; size_t len ; } ;
+extern int tern_env_item (char const *, size_t, size_t *, tern_env_it *, unsigned int) ;
+extern int tern_env_fields (char const *, size_t, unsigned int, tern_env_it *) ;
+extern int tern_env_field (char const *, size_t, unsigned int, tern_env_it *) ;
+/* The base subject of a decoded subject (RFC 5256 2.1), upper-cased,
+   appended to out: 1 when it was a reply or a forward, 0 when not, -1
+   ENOMEM. Linear in the subject. */
+extern int tern_imap_base_subject (stralloc *, char const *, size_t) ;
 /* The addresses of one address field's value v[0..n), parsed as for
    ENVELOPE, appended to out as text to search (SEARCH FROM, TO, CC,
    BCC): "name <mailbox@host>" or "mailbox@host" each, names'
@@ -219,9 +234,22 @@ extern uint64_t tern_mime_decode_size (char const *, size_t, unsigned int, int) 
    is valid UTF-8 and replaces the rest with U+FFFD: 1, or 0 ENOMEM. */
 extern int tern_charset_utf8 (stralloc *, char const *, size_t, char const *, size_t) ;
 /* The text of leaf part i (text/ANY, or message/ANY's header): its
-   transfer encoding undone and its charset converted to UTF-8, appended
+   transfer encoding undone and its charset converted to UTF-8 (for
+   text/html, the charset of a meta tag when Content-Type has none),
+   and for text/html the text a reader sees (tern_html_text), appended
    to out: 1, or 0 ENOMEM. */
 extern int tern_mime_text (stralloc *, tern_mime const *, uint32_t) ;
+/* The text a reader sees in an HTML document s[0..len) (UTF-8): tags,
+   comments, attributes, head, script and style dropped, entities
+   decoded, block elements as line ends, white space collapsed (see
+   tern_html_text.c), of at most the first TERN_HTML_MAX octets and
+   TERN_HTML_TAGS tags; appended to out: 1, or 0 ENOMEM. */
+#define TERN_HTML_MAX (1 << 20)
+#define TERN_HTML_TAGS 10000
+extern int tern_html_text (stralloc *, char const *, size_t) ;
+/* The charset an HTML document declares in a meta tag of its first
+   1024 octets: 1 with *cs, *len pointing into s, or 0. */
+extern int tern_html_charset (char const *, size_t, char const **, size_t *) ;
 
 /* PREVIEW (RFC 8970 3.3): the text a reader sees first (the first
    text/plain leaf that is no attachment, else the first text/html one

@@ -4,9 +4,22 @@
    charset is looked for even in a Content-Type too broken to have a
    type, since mail like "Content-Type: text; charset=utf-8" exists.
    Parts with parts (multipart, message/rfc822) have no text of their
-   own: nothing is appended. */
+   own: nothing is appended. A text/html part is what a reader sees of
+   it (tern_html_text); without a charset parameter, its charset is the
+   one a meta tag declares (HTML Living Standard 13.2.3.2: the
+   transport's wins), else us-ascii as for any text. */
 
 #include "tern_mime.h"
+#include "tern_mime_internal.h"
+
+static int is_html (tern_mime const *m, tern_mime_part const *p)
+{
+  char const *t, *st ;
+  size_t tl, sl, pos ;
+  return p->flags & TERN_MIME_TEXT && p->fields & 1u << TERN_MIME_F_TYPE
+   && tern_mime_ctype(m->msg + p->fval[TERN_MIME_F_TYPE], p->flen[TERN_MIME_F_TYPE], &t, &tl, &st, &sl, &pos)
+   && tmi_is(st, sl, "html") ;
+}
 
 int tern_mime_text (stralloc *out, tern_mime const *m, uint32_t i)
 {
@@ -28,6 +41,17 @@ int tern_mime_text (stralloc *out, tern_mime const *m, uint32_t i)
   }
   if (p->fields & 1u << TERN_MIME_F_TYPE
    && tern_mime_param(&cs, m->msg + p->fval[TERN_MIME_F_TYPE], p->flen[TERN_MIME_F_TYPE], "charset") < 0) goto end ;
+  if (is_html(m, p))
+  {
+    stralloc u = STRALLOC_ZERO ;
+    char const *mc = "us-ascii" ;
+    size_t ml = 8 ;
+    if (cs.len) { mc = cs.s ; ml = cs.len ; }
+    else tern_html_charset(s, n, &mc, &ml) ;
+    ok = tern_charset_utf8(&u, s, n, mc, ml) && tern_html_text(out, u.s ? u.s : "", u.len) ;
+    stralloc_free(&u) ;
+    goto end ;
+  }
   ok = tern_charset_utf8(out, s, n, cs.len ? cs.s : "us-ascii", cs.len ? cs.len : 8) ;
  end:
   stralloc_free(&dec) ;

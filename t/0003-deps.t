@@ -43,8 +43,13 @@ for prog, pkg in (("tcpserver", "ucspi-tcp-ipv6"), ("tcprules", "ucspi-tcp-ipv6"
                   ("ip", "iproute2"), ("strace", "strace"), ("flock", "util-linux")):
     check(has(prog), "%s is on PATH" % prog, pkg)
 for hdr, pkg in (("/usr/include/lmdb.h", "liblmdb-dev"), ("/usr/include/unistr.h", "libunistring-dev"),
-                 ("/usr/include/bearssl.h", "libbearssl-dev"), ("/usr/include/zlib.h", "zlib1g-dev")):
+                 ("/usr/include/bearssl.h", "libbearssl-dev"), ("/usr/include/zlib.h", "zlib1g-dev"),
+                 ("/usr/include/gumbo.h", "libgumbo-dev")):
     check(os.path.exists(hdr), "%s for the build" % hdr, pkg)
+
+# gumbo links statically (imap-serve is a static binary)
+check(any(os.path.exists(os.path.join(d, "libgumbo.a")) for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")),
+      "libgumbo.a for the static imap-serve", "libgumbo-dev")
 
 # tcpserver serves IPv6 too (ucspi-tcp, its IPv4-only namesake, conflicts)
 r = run(["tcpserver", "-1", "-R", "-H", "::1", "0", "true"], timeout=2)

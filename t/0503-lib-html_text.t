@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$TERN_BUILD/t/html_text"
