@@ -5,8 +5,9 @@
    index has for a batch (records, cache entries), then the responses
    are written outside it, parsing a file only for what the cache does
    not hold; what parsing taught is put in the cache at the end of the
-   batch. Message files have LF line ends; everything is sent with CRLF,
-   sizes and partial ranges counted as sent (RFC 3501 2.3.4). */
+   batch. Message files have LF line ends; everything is sent with CRLF
+   (but what BINARY decodes: as decoded), sizes and partial ranges
+   counted as sent (RFC 3501 2.3.4). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -337,16 +338,20 @@ static void o_section_data (char const *s, size_t len, item const *it)
    leaf's body with its transfer encoding undone; [] the whole message,
    and a multipart or message/rfc822 part its body, as BODY[] (RFC 9051
    says BINARY is for leaves; nothing to decode in those anyway). The
-   Maildir file has LF line ends: what is not decoded, and a decoded
-   text part (RFC 9051 7.5.2: textual sections in CRLF), is sent with
-   CRLF. 1 with the octets (*dec 1: to decode with *cte), 0 no such
-   part, -1 a transfer encoding we do not know (UNKNOWN-CTE). */
-static int binary_part (tern_mime const *m, item const *x, size_t *off, size_t *len, unsigned int *cte, int *text)
+   decoded octets are sent exactly as decoded (RFC 3516 4.2: the content
+   once the transfer encoding is undone): base64's are whatever was
+   encoded, quoted-printable's hard line breaks are CRLF (RFC 2045 6.7
+   rule 4, tern_mime_decode) and an encoded =0A or =0D stays a lone LF or
+   CR. What is not decoded is the message's own text, whose CRLF the
+   Maildir file keeps as LF: it is sent with CRLF (*crlf 1). 1 with the
+   octets (*cte: to decode with, TERN_CTE_8BIT for none), 0 no such part,
+   -1 a transfer encoding we do not know (UNKNOWN-CTE). */
+static int binary_part (tern_mime const *m, item const *x, size_t *off, size_t *len, unsigned int *cte, int *crlf)
 {
   tern_mime_part const *pt ;
   uint32_t i ;
   *cte = TERN_CTE_8BIT ;
-  *text = 1 ;
+  *crlf = 1 ;
   if (!tern_mime_nparts(m)) return 0 ;
   if (!x->npath) { *off = 0 ; *len = m->len ; return 1 ; }
   i = tern_mime_find(m, x->path, x->npath) ;
@@ -359,7 +364,7 @@ static int binary_part (tern_mime const *m, item const *x, size_t *off, size_t *
   if (pt->cte == TERN_CTE_BASE64 || pt->cte == TERN_CTE_QP)
   {
     *cte = pt->cte ;
-    *text = !!(pt->flags & TERN_MIME_TEXT) ;
+    *crlf = 0 ;
   }
   return 1 ;
 }
@@ -371,8 +376,8 @@ static int binary_unknown (mctx *c)
   {
     size_t off, len ;
     unsigned int cte ;
-    int text ;
-    if ((it[i].kind == I_BINARY || it[i].kind == I_BINSIZE) && binary_part(&c->mime, it + i, &off, &len, &cte, &text) < 0) return 1 ;
+    int crlf ;
+    if ((it[i].kind == I_BINARY || it[i].kind == I_BINSIZE) && binary_part(&c->mime, it + i, &off, &len, &cte, &crlf) < 0) return 1 ;
   }
   return 0 ;
 }
@@ -385,26 +390,28 @@ static void o_binary (mctx *c, item const *x)
   char const *s ;
   size_t off, len ;
   unsigned int cte ;
-  int text ;
+  int crlf ;
   uint64_t total, start = 0, n ;
-  if (binary_part(&c->mime, x, &off, &len, &cte, &text) <= 0)
+  if (binary_part(&c->mime, x, &off, &len, &cte, &crlf) <= 0)
   {
     o_str(x->kind == I_BINSIZE ? "0" : "NIL") ;
     return ;
   }
   s = c->map + off ;
+  /* BINARY.SIZE counts the octets BINARY sends (RFC 3516 4.2) */
   if (x->kind == I_BINSIZE)
   {
-    o_num(cte == TERN_CTE_8BIT ? crlf_size(s, len) : tern_mime_decode_size(s, len, cte, text)) ;
+    o_num(crlf ? crlf_size(s, len) : tern_mime_decode_size(s, len, cte, 0)) ;
     return ;
   }
-  if (cte != TERN_CTE_8BIT)
+  if (!crlf)
   {
     if (!tern_mime_decode(&dec, s, len, cte)) die_io("out-of-memory") ;
     s = dec.s ? dec.s : "" ;
     len = dec.len ;
   }
-  total = text ? crlf_size(s, len) : len ;
+  /* a partial counts in those same octets (RFC 3516 4.1) */
+  total = crlf ? crlf_size(s, len) : len ;
   n = total ;
   if (x->partial)
   {
@@ -413,12 +420,12 @@ static void o_binary (mctx *c, item const *x)
     if (n > x->plen) n = x->plen ;
   }
   sawnul = 0 ;
-  if (text) crlf_walk(s, len, start, n, &nul_check) ;
+  if (crlf) crlf_walk(s, len, start, n, &nul_check) ;
   else if (n) nul_check(s + start, n) ;
   o_str(sawnul ? "~{" : "{") ;
   o_num(n) ;
   o_put("}\r\n", 3) ;
-  if (text) o_crlf(s, len, start, n) ;
+  if (crlf) o_crlf(s, len, start, n) ;
   else o_put(s + start, n) ;
   stralloc_free(&dec) ;
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 # imap-serve: BINARY (RFC 3516; RFC 9051 6.4.5, 7.5.2):
 # - FETCH BINARY[part]: quoted-printable and base64 undone, 7bit/8bit as
-#   they are; a text part in CRLF whatever its decoded line ends; a
+#   they are (the file's LF sent as CRLF); what is decoded sent exactly
+#   as decoded (RFC 3516 4.2): base64's LF, CR and CRLF as they were,
+#   quoted-printable's hard breaks CRLF and its =0A / =0D a lone LF / CR
+#   (the shapes of imaptest's fetch-binary-mime-base64 and -qp); a
 #   literal8 "~{n}" exactly when the octets sent hold a NUL, else a
 #   literal; <partial> counted in the decoded data, its origin in the
 #   name; BINARY.SIZE the size BINARY sends; BINARY[] the whole message;
@@ -50,6 +53,15 @@ MSG = (b"From: a@example.org\nSubject: parts\nMIME-Version: 1.0\n"
 inst.put(MSG, "1780000001.M1P1.host")
 inst.put(b"Subject: single\nMIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n" + base64.encodebytes(b"one\ntwo\n"), "1780000002.M2P1.host")
 inst.put(b"Subject: plain\n\nno MIME here\n", "1780000003.M3P1.host")
+# imaptest's fetch-binary-mime-base64 (its part 5) and -qp, with =0A / =0D
+MIXED = b"abcdefg\rhijkl\r\nmno\npqrstuvqxyz"
+inst.put(b"Subject: ends\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"foo\n bar\"\n\n"
+         b"--foo bar\nContent-Type: text/x-myown; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n"
+         + base64.b64encode(MIXED) + b"\n\n"
+         b"--foo bar\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n"
+         b"hello  \nbar=\n\nfoo\t=\nbar\nlf=0Acr=0Dcrlf=0D=0Aend\n\n"
+         b"--foo bar--\n", "1780000004.M4P1.host")
+QPEND = b"hello\r\nbar\r\nfoo\tbar\r\nlf\ncr\rcrlf\r\nend\r\n"
 
 c = ternlib.ImapConn(port)
 unt, r = c.cmd("LOGIN demo@example.test demo")
@@ -105,18 +117,28 @@ t.ok(k == "~" and v == BLOB[6:], "BINARY[2]<6.100>: to the end, a NUL in it: lit
 unt, r = fetch("1 (BINARY.PEEK[2]<50.10>)")
 k, v = item(unt, "BINARY[2]<50>")
 t.ok(k == "{" and v == b"", "a partial past the end: empty", unt)
-TEXT3CRLF = TEXT3.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 unt, r = fetch("1 (BINARY.PEEK[3] BINARY.SIZE[3])")
-t.ok(item(unt, "BINARY[3]") == ("{", TEXT3CRLF), "BINARY[3]: a base64 text part, its LF line ends sent as CRLF (RFC 9051 7.5.2)", unt)
-t.is_(item(unt, "BINARY.SIZE[3]")[1], str(len(TEXT3CRLF)).encode(), "BINARY.SIZE[3] counts them as CRLF")
+t.ok(item(unt, "BINARY[3]") == ("{", TEXT3), "BINARY[3]: a base64 text part as decoded, its LF and CRLF as they were (RFC 3516 4.2)", unt)
+t.is_(item(unt, "BINARY.SIZE[3]")[1], str(len(TEXT3)).encode(), "BINARY.SIZE[3] counts the decoded octets")
 unt, r = fetch("1 (BINARY.PEEK[3]<10.10>)")
-t.is_(item(unt, "BINARY[3]<10>")[1], TEXT3CRLF[10:20], "BINARY[3]<10.10>: the partial counted in CRLF form")
+t.is_(item(unt, "BINARY[3]<10>")[1], TEXT3[10:20], "BINARY[3]<10.10>: the partial counted in the decoded octets")
+# imaptest fetch-binary-mime-base64: "abcdefg\rhijkl\r\nmno\npqrstuvqxyz"
+unt, r = fetch("4 (BINARY.SIZE[1] BINARY.PEEK[1])")
+t.ok(item(unt, "BINARY.SIZE[1]")[1] == b"30" and item(unt, "BINARY[1]") == ("{", MIXED),
+     "base64 with a bare CR, a CRLF and a bare LF: 30 octets back exactly", unt)
+for a, b in ((0, 7), (0, 8), (0, 10), (10, 10), (5, 10), (15, 100)):
+    unt, r = fetch("4 (BINARY.PEEK[1]<%d.%d>)" % (a, b))
+    t.is_(item(unt, "BINARY[1]<%d>" % a)[1], MIXED[a:a + b], "BINARY[1]<%d.%d> of it (imaptest's partials)" % (a, b))
+unt, r = fetch("4 (BINARY.SIZE[2] BINARY.PEEK[2] BINARY.PEEK[2]<17.8>)")
+t.ok(item(unt, "BINARY[2]") == ("{", QPEND) and item(unt, "BINARY.SIZE[2]")[1] == str(len(QPEND)).encode(),
+     "quoted-printable: hard breaks CRLF, soft ones joined, =0A a lone LF, =0D a lone CR", unt)
+t.is_(item(unt, "BINARY[2]<17>")[1], QPEND[17:25], "a partial of it in those octets")
 unt, r = fetch("1 (BINARY.PEEK[4])")
 t.ok(r.startswith("f NO [UNKNOWN-CTE]") and not unt, "BINARY[4] (x-uuencode): NO [UNKNOWN-CTE], no FETCH response", (unt, r))
 unt, r = fetch("1 (BINARY.SIZE[4])")
 t.ok(r.startswith("f NO [UNKNOWN-CTE]"), "BINARY.SIZE[4]: NO [UNKNOWN-CTE]", r)
-unt, r = fetch("1:3 (UID BINARY.PEEK[4])")
-t.ok(r.startswith("f NO [UNKNOWN-CTE]") and len(unt) == 2, "1:3: the other messages answered, then NO [UNKNOWN-CTE]", (unt, r))
+unt, r = fetch("1:4 (UID BINARY.PEEK[4])")
+t.ok(r.startswith("f NO [UNKNOWN-CTE]") and len(unt) == 3, "1:4: the other messages answered, then NO [UNKNOWN-CTE]", (unt, r))
 unt, r = fetch("1 (BINARY.PEEK[5.1] BINARY.PEEK[5.2] BINARY.SIZE[5.2])")
 t.is_(item(unt, "BINARY[5.1]")[1], "plain é".encode(), "BINARY[5.1]: 8bit text inside the message/rfc822 part, CRLF")
 t.ok(item(unt, "BINARY[5.2]")[1] == b"GIF89a" and item(unt, "BINARY.SIZE[5.2]")[1] == b"6", "BINARY[5.2]: nested base64", unt)
@@ -129,8 +151,8 @@ unt, r = fetch("1 (BINARY.PEEK[9] BINARY.SIZE[9] BINARY.PEEK[2.3])")
 t.ok(" OK " in r and item(unt, "BINARY[9]") == ("", b"NIL") and item(unt, "BINARY.SIZE[9]") == ("", b"0")
      and item(unt, "BINARY[2.3]") == ("", b"NIL"), "parts that are not there: NIL, size 0", unt)
 unt, r = fetch("2 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1]<4.4>)")
-t.ok(item(unt, "BINARY[1]") == ("{", b"one\r\ntwo\r\n") and item(unt, "BINARY.SIZE[1]")[1] == b"10"
-     and item(unt, "BINARY[1]<4>")[1] == b"\ntwo", "a single-part message: BINARY[1] its decoded body", unt)
+t.ok(item(unt, "BINARY[1]") == ("{", b"one\ntwo\n") and item(unt, "BINARY.SIZE[1]")[1] == b"8"
+     and item(unt, "BINARY[1]<4>")[1] == b"two\n", "a single-part message: BINARY[1] its decoded body", unt)
 unt, r = fetch("3 (BINARY.PEEK[1] BINARY.SIZE[1])")
 t.ok(item(unt, "BINARY[1]")[1] == b"no MIME here\r\n" and item(unt, "BINARY.SIZE[1]")[1] == b"14", "no MIME: the body as is", unt)
 
@@ -163,7 +185,7 @@ c.send(b"a2 APPEND INBOX (\\Seen) ~{%d+}\r\n" % len(NEW) + NEW + b"\r\n")
 unt, r = c.until("a2")
 t.ok(" OK [APPENDUID " in r, "APPEND of a non-synchronising literal8 ~{n+}", (unt, r))
 c.cmd("NOOP")
-unt, r = fetch("4:5 (BINARY.PEEK[2] BINARY.SIZE[2] RFC822.SIZE)")
+unt, r = fetch("5:6 (BINARY.PEEK[2] BINARY.SIZE[2] RFC822.SIZE)")
 k, v = item(unt[:1], "BINARY[2]")
 t.ok(k == "~" and v == b"\x00\x01\xff\r\n\x00zz" and item(unt[:1], "BINARY.SIZE[2]")[1] == b"8", "its binary part back as sent, a literal8", unt)
 t.is_(item(unt[:1], "RFC822.SIZE")[1], str(len(NEW)).encode(), "RFC822.SIZE as appended")
