@@ -2,7 +2,8 @@
    all the messages or none), APPENDUID (RFC 4315 3), APPENDLIMIT (RFC
    7889), the quota (RFC 9208 4.3), literal8 messages (BINARY, RFC 3516
    4.4) and UTF8 (RFC 6855 4). The messages were written into the
-   Maildir's tmp/ and fsynced while the command was read (imap-serve.c);
+   Maildir's tmp/ and fsynced while the command was read (imap-serve.c,
+   literal8.c);
    here they go into the folder's cur/ under their flags, get their UIDs,
    and only then is the OK sent. */
 
@@ -50,7 +51,9 @@ int append_message (tern_imap_p *p, tern_store *st, tern_store_new *nm)
     if (nm->internaldate <= 0) nm->internaldate = 1 ;
   }
   if (!tern_imap_p_literal(p, &data, &fd, &len, &binary)) { o_bad(p, 0) ; return 0 ; }
-  (void)binary ;   /* a literal8 (RFC 3516 4.4) is stored as it came, within APPENDLIMIT as any other */
+  /* a literal8 (RFC 3516 4.4), within APPENDLIMIT as any other, was
+     stored with its binary parts in base64 (literal8.c) */
+  (void)binary ;
   if (fd < 0 || !imap_spooled(fd, &nm->tmpname, &nm->filesize, &nm->size)) { o_tagged("NO [SERVERBUG] The message was not stored") ; return 0 ; }
   if (!len) { o_tagged("NO [CANNOT] An empty message cannot be appended") ; return 0 ; }
   return 1 ;

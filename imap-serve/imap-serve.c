@@ -478,27 +478,34 @@ static void spools_clear (void)
 }
 
 /* Reads n octets of literal into a new tmp/ file, CRLF made LF (a
-   Maildir file has LF line ends; IMAP sends them back as CRLF). 1, or 0
-   when the file cannot be written (the octets are read anyway). */
-static int spool_literal (uint64_t n, tain const *deadline, int *fdp)
+   Maildir file has LF line ends; IMAP sends them back as CRLF); a
+   literal8 (binary) is read as it comes into a file of its own, which
+   literal8_store makes the message. 1, or 0 when the file cannot be
+   written (the octets are read anyway). */
+static int spool_literal (uint64_t n, int binary, tain const *deadline, int *fdp)
 {
   static unsigned int seq = 0 ;
   char wbuf[65536] ;
+  char raw[sizeof(((spool *)0)->name) + 4] ;
   size_t wl = 0 ;
-  int cr = 0, ok = 1 ;
+  int cr = 0, ok = 1, fd = -1 ;
+  uint64_t total = n ;
   spool s = { .fd = -1, .filesize = 0, .vsize = 0 } ;
   {
     size_t k = 0 ;
     memcpy(s.name, "tern-append.", 12) ; k = 12 ;
     k += pid_fmt(s.name + k, getpid()) ; s.name[k++] = '.' ;
     k += uint_fmt(s.name + k, ++seq) ; s.name[k] = 0 ;
+    memcpy(raw, s.name, k) ;
+    memcpy(raw + k, ".raw", 5) ;
   }
   if (imap_tmpdir() < 0) ok = 0 ;
   else
   {
     unlinkat(tmpdirfd, s.name, 0) ;
-    s.fd = openat(tmpdirfd, s.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) ;
-    if (s.fd < 0) ok = 0 ;
+    if (binary) unlinkat(tmpdirfd, raw, 0) ;
+    fd = openat(tmpdirfd, binary ? raw : s.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) ;
+    if (fd < 0) ok = 0 ;
   }
   while (n)
   {
@@ -508,14 +515,17 @@ static int spool_literal (uint64_t n, tain const *deadline, int *fdp)
     for (size_t i = 0 ; i < take ; i++)
     {
       char c = ibuf[ipos + i] ;
-      if (cr && c != '\n') { wbuf[wl++] = '\r' ; s.vsize++ ; }
-      cr = 0 ;
-      if (c == '\r') { cr = 1 ; continue ; }
+      if (!binary)
+      {
+        if (cr && c != '\n') { wbuf[wl++] = '\r' ; s.vsize++ ; }
+        cr = 0 ;
+        if (c == '\r') { cr = 1 ; continue ; }
+        s.vsize += c == '\n' ? 2 : 1 ;
+      }
       wbuf[wl++] = c ;
-      s.vsize += c == '\n' ? 2 : 1 ;
       if (wl >= sizeof(wbuf) - 2)
       {
-        if (ok && write(s.fd, wbuf, wl) != (ssize_t)wl) ok = 0 ;
+        if (ok && write(fd, wbuf, wl) != (ssize_t)wl) ok = 0 ;
         s.filesize += wl ;
         wl = 0 ;
       }
@@ -524,14 +534,26 @@ static int spool_literal (uint64_t n, tain const *deadline, int *fdp)
     n -= take ;
   }
   if (cr) { wbuf[wl++] = '\r' ; s.vsize++ ; }
-  if (ok && wl && write(s.fd, wbuf, wl) != (ssize_t)wl) ok = 0 ;
+  if (ok && wl && write(fd, wbuf, wl) != (ssize_t)wl) ok = 0 ;
   s.filesize += wl ;
-  /* durable before the message is linked into cur/ and its UID given */
-  if (ok && fsync(s.fd) < 0) ok = 0 ;
+  if (binary && ok)
+  {
+    /* the raw copy is scratch: only the message is made durable */
+    ok = literal8_store(tmpdirfd, fd, total, s.name, &s.fd, &s.filesize, &s.vsize) ;
+    fd_close(fd) ;
+    unlinkat(tmpdirfd, raw, 0) ;
+    fd = -1 ;
+  }
+  else
+  {
+    s.fd = fd ;
+    /* durable before the message is linked into cur/ and its UID given */
+    if (ok && fsync(s.fd) < 0) ok = 0 ;
+  }
   if (!ok)
   {
     int e = errno ;
-    if (s.fd >= 0) { fd_close(s.fd) ; unlinkat(tmpdirfd, s.name, 0) ; }
+    if (fd >= 0) { fd_close(fd) ; unlinkat(tmpdirfd, binary ? raw : s.name, 0) ; }
     errno = e ;
     return 0 ;
   }
@@ -675,7 +697,7 @@ static int getcmd (void)
       tern_imap_lit l = { .pos = cmd.len, .len = litlen, .fd = -1 } ;
       if (message)
       {
-        if (!spool_literal(litlen, &dline, &l.fd))
+        if (!spool_literal(litlen, binary, &dline, &l.fd))
         {
           strerr_warnwu1sys("write an appended message to tmp/") ;
           o_tagged("NO [SERVERBUG] Cannot store the message") ;

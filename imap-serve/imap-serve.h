@@ -124,6 +124,8 @@ extern int folder_open (tern_store *, char const *, size_t) ;
 /* ---- input (imap-serve.c) ---- */
 extern int imap_tmpdir (void) ;
 extern int imap_spooled (int, char const **, uint64_t *, uint64_t *) ;
+/* literal8.c */
+extern int literal8_store (int, int, uint64_t, char const *, int *, uint64_t *, uint64_t *) ;
 extern int imap_getline (stralloc *) ;
 extern int imap_input_pending (void) ;
 #include <skalibs/tai.h>
