@@ -21,15 +21,18 @@
 
 import base64
 import os
+import random
 import re
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ternlib
 
 t = ternlib.TAP()
 inst = ternlib.ImapInstance(t)
-port = inst.imap(env={"IMAP_APPENDLIMIT": "20000"})
+port = inst.imap(env={"IMAP_APPENDLIMIT": "3000000"})
 MD = inst.maildir()
 
 BLOB = bytes([0, 1, 2, 255, 10, 13, 10, 0, 65, 66])
@@ -70,9 +73,9 @@ t.ok("BINARY" in caps, "BINARY in the capabilities", r)
 c.cmd("SELECT INBOX")
 
 
-def fetch(what, tag="f"):
+def fetch(what, tag="f", cmd="FETCH"):
     """Raw FETCH: (untagged lines as bytes, tagged line as str)."""
-    c.send(("%s FETCH %s\r\n" % (tag, what)).encode())
+    c.send(("%s %s %s\r\n" % (tag, cmd, what)).encode())
     unt = []
     while True:
         ln = c.line()
@@ -188,9 +191,137 @@ c.cmd("NOOP")
 unt, r = fetch("5:6 (BINARY.PEEK[2] BINARY.SIZE[2] RFC822.SIZE)")
 k, v = item(unt[:1], "BINARY[2]")
 t.ok(k == "~" and v == b"\x00\x01\xff\r\n\x00zz" and item(unt[:1], "BINARY.SIZE[2]")[1] == b"8", "its binary part back as sent, a literal8", unt)
-t.is_(item(unt[:1], "RFC822.SIZE")[1], str(len(NEW)).encode(), "RFC822.SIZE as appended")
 t.is_(item(unt[1:], "BINARY[2]")[1], b"\x00\x01\xff\r\n\x00zz", "the second too")
-big = b"Subject: big\r\n\r\n" + b"\x00" * 30000 + b"\r\n"
+unt, r = fetch("5 (BODY.PEEK[] BODY.PEEK[2.MIME] BODY.PEEK[1] RFC822.SIZE)")
+k, body = item(unt, "BODY[]")
+t.ok(k == "{" and b"\x00" not in body and item(unt, "BODY[2.MIME]")[1] ==
+     b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+     and item(unt, "BODY[1]")[1] == b"hi", "its binary part stored in base64, the rest as sent", unt)
+t.is_(item(unt, "RFC822.SIZE")[1], str(len(body)).encode(), "RFC822.SIZE: what is stored, as sent back")
+
+# imaptest's append-binary: a binary part with a NUL, a bare LF, CRLF, a
+# bare LF; BODY[1] must not carry the NUL (neither a literal nor a
+# literal8 may, RFC 3516 4.3), BINARY[1] must give the octets back
+def append8(msg, tag="b", sync=True, flags=""):
+    """APPEND msg as a literal8: (reply, its UID or None)."""
+    if sync:
+        c.send(b"%s APPEND INBOX %s~{%d}\r\n" % (tag.encode(), flags.encode(), len(msg)))
+        ln = c.line()
+        if not ln.startswith(b"+"):
+            return ln.decode(errors="replace"), None
+        c.send(msg + b"\r\n")
+    else:
+        c.send(b"%s APPEND INBOX %s~{%d+}\r\n" % (tag.encode(), flags.encode(), len(msg)) + msg + b"\r\n")
+    unt, r = c.until(tag)
+    m = re.search(r"\[APPENDUID \d+ (\d+)\]", r)
+    return r, int(m.group(1)) if m else None
+
+
+def ufetch(uid, what):
+    return fetch("%d %s" % (uid, what), cmd="UID FETCH")
+
+
+HDR_IMAPTEST = (b"From: user@domain.org\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\nMime-Version: 1.0\r\n"
+                b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+RAW7 = b"\x00-\xe4\n\r\n\n"
+r, u = append8(HDR_IMAPTEST + RAW7)
+t.ok(u is not None, "imaptest append-binary: APPEND OK", r)
+unt, r = ufetch(u, "(BODY.PEEK[1] BODY.PEEK[] BODY.PEEK[HEADER] BODYSTRUCTURE)")
+k, v = item(unt, "BODY[1]")
+t.ok(k == "{" and v not in (RAW7, RAW7.replace(b"\n", b"\r\n"), b"\x00-\xe4\r\n\r\n\r\n") and b"\x00" not in v,
+     "BODY[1]: no NUL, in none of the forms imaptest forbids", unt)
+t.is_(base64.b64decode(v), RAW7, "BODY[1] is the part in base64")
+k, v = item(unt, "BODY[]")
+t.ok(k == "{" and b"\x00" not in v, "BODY[]: a literal without NUL", unt)
+t.is_(item(unt, "BODY[HEADER]")[1], HDR_IMAPTEST.replace(b"Transfer-Encoding: binary", b"Transfer-Encoding: base64"),
+      "the header as sent but for the Content-Transfer-Encoding")
+t.ok(b'"base64" 14 NIL' in unt[0], "BODYSTRUCTURE: base64, 12 characters and a line end", unt)
+unt, r = ufetch(u, "(BINARY.SIZE[1] BINARY.PEEK[1])")
+t.ok(item(unt, "BINARY.SIZE[1]")[1] == b"7" and item(unt, "BINARY[1]") == ("~", RAW7),
+     "BINARY.SIZE[1] 7, BINARY[1] the 7 octets appended, a literal8 (imaptest's reply)", unt)
+unt, r = ufetch(u, "(BINARY.PEEK[1]<3.3> BINARY.PEEK[]<0.4>)")
+t.ok(item(unt, "BINARY[1]<3>")[1] == RAW7[3:6] and item(unt, "BINARY[]<0>")[1] == b"From",
+     "a partial of it counts the octets appended", unt)
+
+# which parts: binary ones (named, or 7bit/8bit with a NUL, a bare CR, a
+# bare LF); the others, and every octet around them, as sent
+BLOBS = [b"cr\ronly", b"lf\nonly", b"nul\x00", b"8bit \xe9t\xe9\r\nline two", b"plain\r\ntext"]
+MULTI = (b"Subject: which\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary=\"b b\"\r\n\r\npreamble\r\n"
+         b"--b b\r\nContent-Type: text/plain\r\n\r\n" + BLOBS[0] + b"\r\n"
+         b"--b b\r\nContent-Type: application/x-a\r\nContent-Transfer-Encoding: 8bit\r\nX-Keep: 1\r\n\r\n" + BLOBS[1] + b"\r\n"
+         b"--b b\r\ncontent-transfer-encoding:\r\n  7BIT\r\nContent-Type: application/x-b\r\n\r\n" + BLOBS[2] + b"\r\n"
+         b"--b b\r\nContent-Type: text/plain; charset=latin1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + BLOBS[3] + b"\r\n"
+         b"--b b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(BLOBS[4]) + b"\r\n"
+         b"--b b--\r\nepilogue\r\n")
+r, u = append8(MULTI, sync=False)
+unt, r = ufetch(u, "(BINARY.PEEK[1] BINARY.PEEK[2] BINARY.PEEK[3] BINARY.PEEK[4] BINARY.PEEK[5] BINARY.SIZE[3])")
+t.ok(all(item(unt, "BINARY[%d]" % (i + 1))[1] == BLOBS[i] for i in range(5)) and item(unt, "BINARY.SIZE[3]")[1] == b"4",
+     "a bare CR, a bare LF, a NUL: each part given back exactly", unt)
+unt, r = ufetch(u, "(BODY.PEEK[1.MIME] BODY.PEEK[2.MIME] BODY.PEEK[3.MIME] BODY.PEEK[4] BODY.PEEK[4.MIME] BODY.PEEK[5] BODY.PEEK[TEXT])")
+t.is_(item(unt, "BODY[1.MIME]")[1], b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+      "no Content-Transfer-Encoding: one added at the end of the part's header")
+t.is_(item(unt, "BODY[2.MIME]")[1], b"Content-Type: application/x-a\r\nContent-Transfer-Encoding: base64\r\nX-Keep: 1\r\n\r\n",
+      "8bit: the value changed in place, the other fields kept")
+t.is_(item(unt, "BODY[3.MIME]")[1], b"content-transfer-encoding: base64\r\nContent-Type: application/x-b\r\n\r\n",
+      "a folded 7BIT value: replaced whole, the name as written")
+t.ok(item(unt, "BODY[4]")[1] == BLOBS[3] and item(unt, "BODY[4.MIME]")[1].endswith(b"8bit\r\n\r\n"),
+     "8bit text with CRLF line ends only: kept as sent", unt)
+t.is_(item(unt, "BODY[5]")[1], base64.b64encode(BLOBS[4]), "a base64 part: kept as sent")
+k, v = item(unt, "BODY[TEXT]")
+t.ok(v.startswith(b"preamble\r\n--b b\r\n") and v.endswith(b"--b b--\r\nepilogue\r\n") and b"\x00" not in v
+     and v.count(b"--b b") == 6, "preamble, delimiters, epilogue as sent", v)
+
+# a message that is no MIME (RFC 2045 4: no MIME-Version, no
+# Content-Type) gets MIME-Version with its new field; an enclosed one too
+PLAIN = b"Subject: no mime\r\n\r\nzero \x00 and a bare\nLF\r\n"
+r, u = append8(PLAIN)
+unt, r = ufetch(u, "(BODY.PEEK[HEADER] BINARY.PEEK[1] BINARY.SIZE[1])")
+t.ok(item(unt, "BODY[HEADER]")[1] == b"Subject: no mime\r\nContent-Transfer-Encoding: base64\r\nMIME-Version: 1.0\r\n\r\n"
+     and item(unt, "BINARY[1]")[1] == PLAIN[20:] and item(unt, "BINARY.SIZE[1]")[1] == str(len(PLAIN) - 20).encode(),
+     "no MIME: MIME-Version added, the body in base64 to its last CRLF", unt)
+INNER = b"Subject: inner\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01\r"
+WRAP = (b"Subject: wrap\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=w\r\n\r\n"
+        b"--w\r\nContent-Type: message/rfc822\r\n\r\n" + INNER + b"\r\n--w--\r\n")
+r, u = append8(WRAP)
+unt, r = ufetch(u, "(BINARY.PEEK[1.1] BODY.PEEK[1.HEADER] BODY.PEEK[1])")
+t.ok(item(unt, "BINARY[1.1]")[1] == b"\x00\x01\r" and item(unt, "BODY[1.HEADER]")[1] ==
+     b"Subject: inner\r\nContent-Transfer-Encoding: base64\r\nMIME-Version: 1.0\r\n\r\n" and b"\x00" not in item(unt, "BODY[1]")[1],
+     "inside a message/rfc822: the enclosed message's body in base64, MIME-Version added", unt)
+TEXTONLY = b"Subject: text\r\nContent-Type: text/plain\r\n\r\nline\r\n\r\nlast\r\n"
+r, u = append8(TEXTONLY)
+unt, r = ufetch(u, "(BODY.PEEK[] RFC822.SIZE)")
+t.ok(item(unt, "BODY[]")[1] == TEXTONLY and item(unt, "RFC822.SIZE")[1] == str(len(TEXTONLY)).encode(),
+     "a literal8 with no binary part: stored as sent", unt)
+
+# a large binary part, streamed (more than the write buffer, many lines)
+rnd = random.Random(3516)
+BIG = bytes(rnd.getrandbits(8) for _ in range(1 << 21))
+while b"\n--zz" in BIG:
+    BIG = BIG.replace(b"\n--zz", b"\n--zy")
+BIGMSG = (b"Subject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n"
+          b"Content-Type: application/octet-stream\r\n\r\n" + BIG + b"\r\n--zz--\r\n")
+r, u = append8(BIGMSG)
+unt, r = ufetch(u, "(BINARY.SIZE[1] BINARY.PEEK[1] RFC822.SIZE)")
+t.ok(item(unt, "BINARY.SIZE[1]")[1] == str(len(BIG)).encode() and item(unt, "BINARY[1]")[1] == BIG,
+     "a 2 MiB binary part: back exactly", (r, [x[:200] for x in unt]))
+
+# REPLACE (RFC 8508) and MULTIAPPEND (RFC 3502) share the spooling
+r, u = append8(TEXTONLY, tag="r0")
+c.send(b"r1 UID REPLACE %d INBOX ~{%d}\r\n" % (u, len(HDR_IMAPTEST + RAW7)))
+ln = c.line()
+c.send(HDR_IMAPTEST + RAW7 + b"\r\n")
+unt, r = c.until("r1")
+m = re.search(r"APPENDUID \d+ (\d+)", " ".join(unt))
+t.ok(r.startswith("r1 OK") and m, "UID REPLACE with a literal8", (unt, r))
+unt, r = ufetch(int(m.group(1)), "(BINARY.PEEK[1] BODY.PEEK[1])")
+t.ok(item(unt, "BINARY[1]") == ("~", RAW7) and b"\x00" not in item(unt, "BODY[1]")[1], "its binary part in base64 too", unt)
+c.send(b"m1 APPEND INBOX ~{%d+}\r\n" % len(PLAIN) + PLAIN + b" (\\Seen) ~{%d+}\r\n" % len(MULTI) + MULTI + b"\r\n")
+unt, r = c.until("m1")
+m = re.search(r"APPENDUID \d+ (\d+):(\d+)", r)
+t.ok(m, "MULTIAPPEND of two literal8", r)
+unt, r = fetch("%s:%s (BINARY.PEEK[1] BINARY.PEEK[2])" % (m.group(1), m.group(2)), cmd="UID FETCH")
+t.ok(item(unt[:1], "BINARY[1]")[1] == PLAIN[20:] and item(unt[1:], "BINARY[2]")[1] == BLOBS[1], "each stored as one alone", unt)
+big = b"Subject: big\r\n\r\n" + b"\x00" * 3000000 + b"\r\n"
 c.send(b"a3 APPEND INBOX ~{%d}\r\n" % len(big))
 unt, r = c.until("a3")
 t.ok(r.startswith("a3 NO [TOOBIG]"), "a literal8 over APPENDLIMIT: NO [TOOBIG] before it is sent", r)
@@ -203,4 +334,40 @@ c.cmd("LOGOUT")
 c.close()
 code, out = inst.check()
 t.is_(code, 0, "mailbox-check finds the index consistent") or t.diag(out)
+
+# durability: the file made of a literal8 is fsynced before it goes into
+# cur/, and that before the OK (strace, when there is one)
+if os.path.exists("/usr/bin/strace"):
+    inst2 = ternlib.ImapInstance(t)
+    logdir = tempfile.mkdtemp(prefix="tern-5067-")
+    os.chmod(logdir, 0o1777)   # imap-serve runs as the mail user
+    log = os.path.join(logdir, "strace.log")
+    port2 = inst2.imap(chain=[os.path.join(ternlib.BUILD, "pwcheck"), "/usr/bin/strace", "-f", "-qq", "-o", log,
+                              "-e", "trace=openat,fsync,fdatasync,linkat,renameat,renameat2,write",
+                              os.path.join(ternlib.BUILD, "imap-serve")])
+    inst2.maildir()
+    c = ternlib.ImapConn(port2)
+    c.cmd("LOGIN demo@example.test demo")
+    c.send(b"d1 APPEND INBOX ~{%d+}\r\n" % len(MULTI) + MULTI + b"\r\n")
+    unt, r = c.until("d1")
+    c.cmd("LOGOUT")
+    c.close()
+    with open(log, errors="replace") as f:
+        tr = f.read().splitlines()
+    shutil.rmtree(logdir, ignore_errors=True)
+    fd = fsync = link = ok = None
+    for i, ln in enumerate(tr):
+        m = re.search(r'openat\(\d+, "(tern-append\.\d+\.\d+)", .*O_CREAT.* = (\d+)', ln)
+        if m:
+            name, fd = m.group(1), m.group(2)
+        if fd and fsync is None and re.search(r"fsync\(%s\) += 0" % fd, ln):
+            fsync = i
+        if fd and re.search(r'linkat\(\d+, "%s"' % re.escape(name), ln):
+            link = i
+        if "d1 OK" in ln:
+            ok = i
+    t.ok(r.startswith("d1 OK") and None not in (fsync, link, ok) and fsync < link < ok,
+         "the literal8's file: fsync, then into cur/, then the OK", (r, fsync, link, ok))
+else:
+    t.skip("no strace")
 t.done()
