@@ -13,9 +13,14 @@
 # - an unknown Content-Transfer-Encoding: NO [UNKNOWN-CTE], for BINARY
 #   and BINARY.SIZE alike;
 # - BINARY sets \Seen, BINARY.PEEK and BINARY.SIZE do not;
-# - APPEND of a literal8 (RFC 3516 4.4), synchronising or not, a NUL in
-#   it: stored as sent, BINARY gives the octets back; over APPENDLIMIT NO
-#   [TOOBIG]; literal8 anywhere else BAD;
+# - APPEND of a literal8 (RFC 3516 4.4), synchronising or not: a leaf
+#   part whose body is binary (CTE binary; 7bit/8bit with a NUL, bare CR
+#   or bare LF) stored in base64, its Content-Transfer-Encoding changed
+#   (added, with MIME-Version when a message has none), every other
+#   octet as sent; BODY[] then has no NUL and BINARY gives the octets
+#   appended back (imaptest's append-binary); REPLACE and MULTIAPPEND
+#   too; fsync before the OK; over APPENDLIMIT NO [TOOBIG]; literal8
+#   anywhere else BAD;
 # - sections BINARY does not have (HEADER, TEXT, MIME, 0), a partial on
 #   BINARY.SIZE, no section: BAD.
 
@@ -292,6 +297,21 @@ r, u = append8(TEXTONLY)
 unt, r = ufetch(u, "(BODY.PEEK[] RFC822.SIZE)")
 t.ok(item(unt, "BODY[]")[1] == TEXTONLY and item(unt, "RFC822.SIZE")[1] == str(len(TEXTONLY)).encode(),
      "a literal8 with no binary part: stored as sent", unt)
+
+# edges: no header at all; a multipart that says binary (left, as in
+# Dovecot: only leaves are converted), its part converted; nothing
+r, u = append8(b"\r\n\r\n\x00")
+unt, r = ufetch(u, "(BINARY.PEEK[1] BODY.PEEK[HEADER])")
+t.ok(item(unt, "BINARY[1]")[1] == b"\r\n\x00" and item(unt, "BODY[HEADER]")[1] ==
+     b"Content-Transfer-Encoding: base64\r\nMIME-Version: 1.0\r\n\r\n", "an empty header: the fields added before its empty line", unt)
+MPBIN = (b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+         b"--x\r\n\r\n\x00\r\n--x--\r\n")
+r, u = append8(MPBIN)
+unt, r = ufetch(u, "(BINARY.PEEK[1] BODY.PEEK[HEADER] BODY.PEEK[1.MIME])")
+t.ok(item(unt, "BINARY[1]")[1] == b"\x00" and item(unt, "BODY[HEADER]")[1] == MPBIN[:MPBIN.index(b"--x")]
+     and item(unt, "BODY[1.MIME]")[1] == b"Content-Transfer-Encoding: base64\r\n\r\n", "a multipart said binary: kept, its leaf converted", unt)
+r, u = append8(b"")
+t.ok(r.startswith("b NO [CANNOT]"), "an empty literal8: NO [CANNOT]", r)
 
 # a large binary part, streamed (more than the write buffer, many lines)
 rnd = random.Random(3516)
