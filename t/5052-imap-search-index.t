@@ -35,6 +35,7 @@ import ternlib
 t = ternlib.TAP()
 inst = ternlib.ImapInstance(t)
 port = inst.imap()
+server = inst.pop3_server   # its tcpserver
 MD = inst.maildir()
 
 
@@ -161,7 +162,8 @@ def big_search(c, tag="b1"):
 # kill -9 while it indexes: after the first progress line
 c = login()
 c.cmd("SELECT Big")
-pids = [p for p in os.listdir("/proc") if p.isdigit() and open("/proc/%s/comm" % p).read().strip() == "imap-serve"]
+# this instance's sessions only: other tests may run at the same time
+pids = ternlib.proc_descendants(server.pid, "imap-serve")
 c.send("k1 SEARCH BODY quokka\r\n")
 first = c.line().decode()
 t.like(first, r'^\* OK \[INPROGRESS \("k1" 0 %d\)\] ' % N, "the first search of a new folder of %d: * OK [INPROGRESS (\"k1\" 0 %d)]" % (N, N))

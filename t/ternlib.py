@@ -729,6 +729,17 @@ class Pop3Conn:
         self.s.close()
 
 
+def proc_descendants(pid, comm=None):
+    """Every pid below pid (named comm, when given): never another test's."""
+    out, todo = [], [pid]
+    while todo:
+        for ch in proc_children(todo.pop()):
+            todo.append(ch)
+            if comm is None or proc_comm(ch) == comm:
+                out.append(ch)
+    return sorted(out)
+
+
 def proc_children(pid):
     """The pids whose parent is pid."""
     out = []
