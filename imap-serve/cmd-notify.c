@@ -78,6 +78,7 @@ struct nbox_s
   unsigned int events ;
   unsigned int dirty : 1 ;
   unsigned int known : 1 ;  /* the figures are the client's */
+  unsigned int fresh : 1 ;  /* came into the set after the NOTIFY: its figures are an empty folder's */
   uint32_t uidvalidity, uidnext, messages, unseen ;
   uint64_t hms ;
 } ;
@@ -90,9 +91,8 @@ struct nstate_s
   unsigned int selev ;    /* the SELECTED group's events */
   int delayed ;
   stralloc atts ;         /* MessageNew's fetch attributes for the selected folder: their text */
-  genalloc attlits ;      /* tern_imap_lit: the literals in it */
 } ;
-#define NSTATE_ZERO { .groups = GENALLOC_ZERO, .gnames = STRALLOC_ZERO, .selev = 0, .delayed = 0, .atts = STRALLOC_ZERO, .attlits = GENALLOC_ZERO }
+#define NSTATE_ZERO { .groups = GENALLOC_ZERO, .gnames = STRALLOC_ZERO, .selev = 0, .delayed = 0, .atts = STRALLOC_ZERO }
 
 static int on = 0 ;
 static nstate N = NSTATE_ZERO ;
@@ -266,6 +266,7 @@ static int box_read (nbox *b)
   if (!ok) { strerr_warnwu2sys("read the index of ", name) ; return 0 ; }
   /* what the client would learn: message events always; flag changes
      (UNSEEN, and HIGHESTMODSEQ with CONDSTORE) when it asked for them */
+  if (b->fresh) { b->uidvalidity = in.uidvalidity ; b->hms = in.highestmodseq ; b->fresh = 0 ; }
   changed = !b->known || in.uidvalidity != b->uidvalidity || in.uidnext != b->uidnext || in.messages != b->messages
    || ((b->events & EV_FLAG) && (in.unseen != b->unseen || (S.condstore && in.highestmodseq != b->hms))) ;
   b->uidvalidity = in.uidvalidity ; b->uidnext = in.uidnext ; b->messages = in.messages ;
@@ -292,12 +293,19 @@ static void boxes_free (void)
 }
 
 /* The folders the groups want message events for, from the list of
-   folders: the ones watched already keep their figures and watches, a
-   new one's figures are read (the client learns them from STATUS when
-   it asks for them). 1, or 0 when they are more than NOTIFY_MAXBOX (or
-   cannot be listed): nothing changed then. */
-static int boxes_build (int dryrun)
+   folders: the ones watched already keep their figures and watches. A
+   new one's figures are read (BUILD_SILENT: the client learns them from
+   STATUS when it asks for them, or made them itself), or (BUILD_FRESH,
+   a folder another process made or renamed into the set) taken as an
+   empty folder's, so that what came into it since is told. BUILD_COUNT
+   only counts. 1, or 0 when they are more than NOTIFY_MAXBOX (errno
+   ENOSPC) or cannot be listed: nothing changed then. */
+#define BUILD_SILENT 0
+#define BUILD_COUNT 1
+#define BUILD_FRESH 2
+static int boxes_build (int mode)
 {
+  int dryrun = mode == BUILD_COUNT ;
   stralloc folders = STRALLOC_ZERO, nn = STRALLOC_ZERO ;
   genalloc nb = GENALLOC_ZERO ;
   if (!tern_folder_list(&folders, S.root)) { strerr_warnwu2sys("list the folders of ", S.root) ; return 0 ; }
@@ -313,6 +321,7 @@ static int boxes_build (int dryrun)
     if (dryrun) { x.name = 0 ; if (!genalloc_append(nbox, &nb, &x)) die_io("out-of-memory") ; continue ; }
     old = box_find(&boxes, &bnames, f, len) ;
     if (old) { x = *old ; x.events = ev ; }
+    else if (mode == BUILD_FRESH) { x.known = x.fresh = x.dirty = 1 ; x.uidnext = 1 ; }
     x.name = nn.len ;
     if (!stralloc_catb(&nn, f, len + 1) || !genalloc_append(nbox, &nb, &x)) die_io("out-of-memory") ;
   }
@@ -345,23 +354,30 @@ static void nstate_free (nstate *n)
   genalloc_free(ngroup, &n->groups) ;
   stralloc_free(&n->gnames) ;
   stralloc_free(&n->atts) ;
-  genalloc_free(tern_imap_lit, &n->attlits) ;
   n->selev = 0 ;
   n->delayed = 0 ;
+}
+
+/* The watches and what they told, gone (the inotify instance stays,
+   for the next NOTIFY SET). */
+static void watches_off (void)
+{
+  boxes_free() ;
+  if (ino >= 0 && wroot >= 0) inotify_rm_watch(ino, wroot) ;
+  wroot = -1 ;
+  stralloc_free(&pend) ;
+  stralloc_free(&flist) ;
+  flistok = 0 ;
+  subsdirty = seldirty = rootlost = due = 0 ;
 }
 
 /* NOTIFY NONE, or what 5.8 says the server does after an overflow. */
 static void notify_off (void)
 {
-  boxes_free() ;
-  if (ino >= 0 && wroot >= 0) inotify_rm_watch(ino, wroot) ;
-  wroot = -1 ;
+  watches_off() ;
   nstate_free(&N) ;
   stralloc_free(&subs) ;
-  stralloc_free(&pend) ;
-  stralloc_free(&flist) ;
-  flistok = 0 ;
-  usesubs = subsdirty = seldirty = rootlost = due = 0 ;
+  usesubs = 0 ;
   on = 0 ;
 }
 
@@ -556,28 +572,41 @@ static void say_subs (void)
   stralloc_free(&old) ;
 }
 
+static uint32_t lasttop = 0 ;   /* the selected folder's UIDs up to this one are the client's */
+
+static uint32_t view_top (void)
+{
+  uint32_t n = view_count() ;
+  return n ? view_uid(n) : 0 ;
+}
+
+/* 5.2: the FETCH of the fetch attributes of the messages after lasttop */
+static void say_new (void)
+{
+  genalloc u = GENALLOC_ZERO ;
+  tern_imap_p p = TERN_IMAP_P_ZERO ;
+  uint32_t n = view_count(), top = view_top() ;
+  if (!N.atts.len || top <= lasttop) { lasttop = top ; return ; }
+  while (n && view_uid(n) > lasttop) n-- ;
+  for (n++ ; n <= view_count() ; n++)
+  {
+    uint32_t x = view_uid(n) ;
+    if (!genalloc_append(uint32_t, &u, &x)) die_io("out-of-memory") ;
+  }
+  lasttop = top ;
+  p.s = N.atts.s ; p.len = N.atts.len ; p.utf8 = S.utf8 ;
+  fetch_unsolicited(&p, genalloc_s(uint32_t, &u), genalloc_len(uint32_t, &u)) ;
+  genalloc_free(uint32_t, &u) ;
+}
+
 static void say_selected (int inidle)
 {
-  uint32_t oldn = view_count() ;
   seldirty = 0 ;
   if (!S.selected || !(N.selev & EV_MESSAGE)) return ;
   /* 6.1.2: SELECTED-DELAYED keeps the expunges for a command that
      allows them; IDLE is one (RFC 3501 7.4.1) */
   view_sync(!N.delayed || inidle) ;
-  if (N.atts.len && view_count() > oldn)
-  {
-    genalloc u = GENALLOC_ZERO ;
-    tern_imap_p p = TERN_IMAP_P_ZERO ;
-    for (uint32_t n = oldn + 1 ; n <= view_count() ; n++)
-    {
-      uint32_t x = view_uid(n) ;
-      if (!genalloc_append(uint32_t, &u, &x)) die_io("out-of-memory") ;
-    }
-    p.s = N.atts.s ; p.len = N.atts.len ; p.utf8 = S.utf8 ;
-    p.lits = genalloc_s(tern_imap_lit, &N.attlits) ; p.nlits = genalloc_len(tern_imap_lit, &N.attlits) ;
-    fetch_unsolicited(&p, genalloc_s(uint32_t, &u), genalloc_len(uint32_t, &u)) ;
-    genalloc_free(uint32_t, &u) ;
-  }
+  say_new() ;
 }
 
 static void round_run (int inidle)
@@ -601,7 +630,7 @@ static void round_run (int inidle)
     subsdirty = 0 ;
     if (usesubs) { say_subs() ; rebuild = 1 ; }
   }
-  if (rebuild && !boxes_build(0)) { if (errno == ENOSPC) { overflow() ; return ; } }
+  if (rebuild && !boxes_build(BUILD_FRESH)) { if (errno == ENOSPC) { overflow() ; return ; } }
   for (size_t i = 0 ; i < NB ; i++)
   {
     nbox *b = B + i ;
@@ -652,7 +681,7 @@ void notify_done (cmd_func *f)
     pend.len = 0 ;
     subs_load() ;
     subsdirty = 0 ;
-    if (!boxes_build(0) && errno == ENOSPC) { overflow() ; return ; }
+    if (!boxes_build(BUILD_SILENT) && errno == ENOSPC) { overflow() ; return ; }
   }
   if (S.selected ? (lastsel.len != S.mbox.len || memcmp(lastsel.s, S.mbox.s, S.mbox.len)) : (lastsel.len != 1 || lastsel.s[0]))
   {
@@ -660,6 +689,14 @@ void notify_done (cmd_func *f)
     if (b) { b->known = 0 ; box_read(b) ; b->dirty = 0 ; }
     lastsel_set() ;
     seldirty = 0 ;
+    lasttop = view_top() ;
+  }
+  /* new messages a command's EXISTS told of: their FETCH now, between
+     commands (5.2), but for the client's own APPEND, COPY, MOVE */
+  else if (S.selected && (N.selev & EV_NEW))
+  {
+    if (f == &cmd_append || f == &cmd_copy || f == &cmd_move) lasttop = view_top() ;
+    else say_new() ;
   }
 }
 
@@ -695,6 +732,50 @@ static unsigned int event_bit (char const *a, size_t n)
   return EV_OTHER ;
 }
 
+static int atomchar (unsigned char c)
+{
+  return c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c) ;
+}
+
+/* The fetch attributes p->s[start..end) as text of their own: a literal
+   in them (a header field name) written as an atom, or a quoted string,
+   so that the text is all there is to parse again. */
+static int atts_copy (stralloc *sa, tern_imap_p const *p, size_t start, size_t end)
+{
+  size_t from = start ;
+  sa->len = 0 ;
+  for (unsigned int i = 0 ; i < p->nlits ; i++)
+  {
+    tern_imap_lit const *l = p->lits + i ;
+    size_t h = l->pos, k ;
+    int atom = l->len > 0 ;
+    if (l->pos <= start || l->pos > end) continue ;
+    if (l->fd >= 0 || l->len > 1024) return 0 ;
+    while (h > from && p->s[h - 1] != '{') h-- ;
+    if (h == from) return 0 ;
+    h-- ;
+    if (h > from && p->s[h - 1] == '~') h-- ;
+    if (!stralloc_catb(sa, p->s + from, h - from)) die_io("out-of-memory") ;
+    for (k = 0 ; k < l->len ; k++)
+    {
+      unsigned char c = p->s[l->pos + k] ;
+      if (!c || c == '\r' || c == '\n' || c >= 0x80) return 0 ;
+      if (!atomchar(c)) atom = 0 ;
+    }
+    if (!atom && !stralloc_catb(sa, "\"", 1)) die_io("out-of-memory") ;
+    for (k = 0 ; k < l->len ; k++)
+    {
+      char c = p->s[l->pos + k] ;
+      if ((c == '"' || c == '\\') && !stralloc_catb(sa, "\\", 1)) die_io("out-of-memory") ;
+      if (!stralloc_catb(sa, &c, 1)) die_io("out-of-memory") ;
+    }
+    if (!atom && !stralloc_catb(sa, "\"", 1)) die_io("out-of-memory") ;
+    from = l->pos + l->len ;
+  }
+  if (!stralloc_catb(sa, p->s + from, end - from)) die_io("out-of-memory") ;
+  return 1 ;
+}
+
 /* events = "(" event *(SP event) ")" / "NONE" */
 static int events_arg (tern_imap_p *p, nstate *n, ngroup *g)
 {
@@ -721,19 +802,7 @@ static int events_arg (tern_imap_p *p, nstate *n, ngroup *g)
       tern_imap_p_sp(p) ;
       start = p->pos ;
       if (!fetch_atts(p)) return 0 ;
-      if (sel)
-      {
-        n->atts.len = 0 ;
-        genalloc_setlen(tern_imap_lit, &n->attlits, 0) ;
-        if (!stralloc_catb(&n->atts, p->s + start, p->pos - start)) die_io("out-of-memory") ;
-        for (unsigned int i = 0 ; i < p->nlits ; i++)
-          if (p->lits[i].pos >= start && p->lits[i].pos <= p->pos)
-          {
-            tern_imap_lit l = p->lits[i] ;
-            l.pos -= start ;
-            if (!genalloc_append(tern_imap_lit, &n->attlits, &l)) die_io("out-of-memory") ;
-          }
-      }
+      if (sel && !atts_copy(&n->atts, p, start, p->pos)) { p->err = "A literal in the fetch attributes that is not a header field name" ; return 0 ; }
     }
     if (tern_imap_p_peek(p) != ' ') break ;
     tern_imap_p_sp(p) ;
@@ -790,7 +859,7 @@ static int groups_check (nstate *n)
     if (ev & ~EV_SUPPORTED) unsupported = 1 ;
     names += g->nnames ;
   }
-  if (!(n->selev & EV_NEW)) { n->atts.len = 0 ; genalloc_setlen(tern_imap_lit, &n->attlits, 0) ; }
+  if (!(n->selev & EV_NEW)) n->atts.len = 0 ;
   if (unsupported)
   {
     o_tagged("NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)] Unsupported event") ;
@@ -854,7 +923,7 @@ void cmd_notify (tern_imap_p *p)
     for (size_t i = 0 ; i < NG ; i++) if (G[i].filter == F_SUBSCRIBED || G[i].events & (EV_SUBS | EV_NAME)) usesubs = 1 ;
     subs = (stralloc)STRALLOC_ZERO ;
     subs_load() ;
-    if (!boxes_build(1))
+    if (!boxes_build(BUILD_COUNT))
     {
       int e = errno ;
       nstate_free(&N) ;
@@ -870,24 +939,14 @@ void cmd_notify (tern_imap_p *p)
     stralloc_free(&oldsubs) ;
   }
   /* a new start: every watched folder's figures read now */
-  {
-    nstate keep = N ;
-    int keepuse = usesubs ;
-    stralloc keepsubs = subs ;
-    N = (nstate)NSTATE_ZERO ;
-    subs = (stralloc)STRALLOC_ZERO ;
-    notify_off() ;
-    N = keep ;
-    usesubs = keepuse ;
-    subs = keepsubs ;
-  }
+  watches_off() ;
   on = 1 ;
   start_watching() ;
   tain_now_g() ;
   polltime = STAMP ;
   tain_addsec_g(&polltime, POLL) ;
   lastsel_set() ;
-  if (!boxes_build(0))
+  if (!boxes_build(BUILD_SILENT))
   {
     notify_off() ;
     o_nosys("list the folders") ;
@@ -896,6 +955,7 @@ void cmd_notify (tern_imap_p *p)
   /* 3.1: an implicit NOOP; with STATUS, the figures of each folder
      watched for message events, but the selected one */
   if (S.selected) view_sync(1) ;
+  lasttop = view_top() ;
   if (status)
     for (size_t i = 0 ; i < NB ; i++)
       if (!is_selected(bnames.s + B[i].name, strlen(bnames.s + B[i].name))) o_status(B + i) ;

@@ -354,10 +354,11 @@ static void net_fill (tain const *deadline, int idle)
     }
     /* between commands (nothing of the next one read): NOTIFY's events
        too (RFC 5465 3: at any time no command is in progress) */
-    if (idle && ipos == ilen && !imap_input_pending()) nx += notify_fds(x + 1, &d) ;
+    int nw = idle && ipos == ilen && !imap_input_pending() && notify_on() ;
+    if (nw) nx += notify_fds(x + 1, &d) ;
     r = iopause_g(x, nx, &d) ;
     if (r < 0) strerr_diefusys(111, "iopause") ;
-    if (nx > 1 || notify_on())
+    if (nw)
     {
       notify_run(x + 1, nx - 1, 0) ;
       o_flush() ;
@@ -433,7 +434,7 @@ static ssize_t getline_into (stralloc *cmd, tain const *deadline, int idle)
       return cmd->len - start ;
     }
     ipos = ilen ;
-    net_fill(deadline, idle) ;
+    net_fill(deadline, idle && cmd->len == start) ;   /* idle: nothing of the command read yet */
     idle = 0 ;
   }
 }

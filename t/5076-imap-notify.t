@@ -17,6 +17,10 @@
 # - CREATE, RENAME, DELETE, SUBSCRIBE, UNSUBSCRIBE by another session as
 #   LIST responses (\NonExistent, OLDNAME, \Subscribed; 5.4, 5.5); the
 #   session's own CREATE is not told back (5);
+# - a MAILBOXES name created later is watched; with CONDSTORE the STATUS
+#   has HIGHESTMODSEQ, with FlagChange UNSEEN;
+# - a literal in the fetch attributes; nothing while the client is
+#   half-way through a command line;
 # - NOTIFY NONE stops them;
 # - the cap: more than 100 folders (or names) is NO [NOTIFICATIONOVERFLOW]
 #   and the earlier NOTIFY stays; a folder created past 100 watched is
@@ -229,6 +233,29 @@ t.ok(hit and "* 4 EXISTS" in got and "inbox in idle" in got[-1], "in IDLE: * 4 E
 unt, tg = idle_done(a, tag)
 t.ok(tagged_ok(tg), "DONE: OK", tg)
 
+# a literal among the fetch attributes (LITERAL+), kept for later use
+a.send(b"t90 NOTIFY SET (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS ({7+}\r\nSUBJECT)]) MessageExpunge))\r\n")
+unt, tg = a.until("t90")
+t.ok(tagged_ok(tg), "NOTIFY SET with a literal in MessageNew's fetch attributes: OK", tg)
+drop("INBOX", "with a literal")
+got, hit = wait_for(a, lambda ln: ln.startswith("* 5 FETCH"))
+t.ok(hit and "BODY[HEADER.FIELDS (SUBJECT)]" in got[-1].upper() and "Subject: with a literal" in got[-1] and "From:" not in got[-1],
+     "its FETCH: BODY[HEADER.FIELDS (SUBJECT)] as the literal said", got)
+
+# never in the middle of a command: half a line sent, an event, the rest
+a.send("t91 NOO")
+drop("INBOX", "mid-command")
+got = quiet(a)
+t.is_(got, [], "half a command line sent: nothing while the client is sending it")
+a.send("P\r\n")
+unt, tg = a.until("t91")
+got = unt + [tg]
+if not any(ln.startswith("* 6 FETCH") for ln in unt):
+    more, _ = wait_for(a, lambda ln: ln.startswith("* 6 FETCH"))
+    got += more
+t.ok(tagged_ok(tg) and "* 6 EXISTS" in unt and any(ln.startswith("* 6 FETCH") and "mid-command" in ln for ln in got),
+     "the rest: NOOP's * 6 EXISTS, and the new message's FETCH (in its responses or right after)", got)
+
 # ======== another session's changes to the selected folder ========
 
 unt, tg = a.cmd("NOTIFY SET (selected (MessageNew MessageExpunge FlagChange))")
@@ -286,6 +313,33 @@ t.is_(got[-1:], ['* LIST (\\NonExistent) "." "Bar"'], "B's DELETE Bar: LIST (\\N
 unt, tg = a.cmd("CREATE Mine")
 got = quiet(a)
 t.ok(tagged_ok(tg) and not any(u.startswith("* LIST") for u in unt + got), "A's own CREATE: no LIST told back", unt + got)
+
+# a name that is no folder yet, then created by another session
+unt, tg = a.cmd("NOTIFY SET (mailboxes Later (MessageNew MessageExpunge))")
+t.ok(tagged_ok(tg), "NOTIFY SET (mailboxes Later ...), Later not a folder yet: OK", tg)
+b.cmd("CREATE Later")
+drop("Later", "into later")
+got, hit = wait_for(a, lambda ln: status_of([ln], "Later") is not None)
+t.ok(hit and status_of(got, "Later")["MESSAGES"] == 1 and not any(ln.startswith("* LIST") for ln in got),
+     "B's CREATE Later, then a message into it: * STATUS Later (MESSAGES 1 ...), no LIST (MailboxName not asked)", got)
+
+# CONDSTORE: HIGHESTMODSEQ; FlagChange: UNSEEN (5.1, 5.2)
+unt, tg = a.cmd("ENABLE CONDSTORE")
+unt, tg = a.cmd("NOTIFY SET STATUS (mailboxes Later (MessageNew MessageExpunge FlagChange))")
+st0 = status_of(unt, "Later")
+t.ok(tagged_ok(tg) and st0 and set(st0) == {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ"} and st0["UNSEEN"] == 1,
+     "with CONDSTORE and FlagChange: STATUS Later (MESSAGES UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)", unt)
+b.cmd("SELECT Later")
+b.cmd("STORE 1 +FLAGS (\\Seen)")
+got, hit = wait_for(a, lambda ln: status_of([ln], "Later") is not None)
+st = status_of(got, "Later")
+t.ok(hit and st["UNSEEN"] == 0 and st["HIGHESTMODSEQ"] > st0["HIGHESTMODSEQ"] and st["MESSAGES"] == 1,
+     "B's STORE \\Seen in Later: * STATUS Later (... UNSEEN 0 HIGHESTMODSEQ higher)", got)
+unt, tg = a.cmd("NOTIFY SET (mailboxes Later (MessageNew MessageExpunge))")
+b.cmd("STORE 1 -FLAGS (\\Seen)")
+got = quiet(a)
+t.is_(got, [], "without FlagChange, a flag change in Later: nothing")
+b.cmd("SELECT INBOX")
 
 # ======== NOTIFY NONE ========
 
