@@ -127,11 +127,37 @@ static int is_selected (char const *name, size_t len)
 
 /* ---- which names a group matches (RFC 5465 6.2 to 6.6) ---- */
 
-static int in_list (stralloc const *sa, char const *name, size_t len)
+/* Is name subscribed? A binary search of subsidx, the subscriptions
+   sorted (a folder list against a subscription list is then n log n). */
+static genalloc subsidx = GENALLOC_ZERO ;   /* size_t: offsets in subs, sorted */
+
+static int subs_cmp (void const *a, void const *b)
 {
-  for (size_t i = 0 ; i < sa->len ; i += strlen(sa->s + i) + 1)
-    if (strlen(sa->s + i) == len && !memcmp(sa->s + i, name, len)) return 1 ;
+  return strcmp(subs.s + *(size_t const *)a, subs.s + *(size_t const *)b) ;
+}
+
+static int subscribed (char const *name, size_t len)
+{
+  size_t lo = 0, hi = genalloc_len(size_t, &subsidx) ;
+  while (lo < hi)
+  {
+    size_t mid = (lo + hi) / 2 ;
+    char const *x = subs.s + genalloc_s(size_t, &subsidx)[mid] ;
+    size_t k = strlen(x) ;
+    int c = memcmp(x, name, k < len ? k : len) ;
+    if (!c) c = k < len ? -1 : k > len ;
+    if (!c) return 1 ;
+    if (c < 0) lo = mid + 1 ; else hi = mid ;
+  }
   return 0 ;
+}
+
+static void subs_index (void)
+{
+  genalloc_setlen(size_t, &subsidx, 0) ;
+  for (size_t i = 0 ; i < subs.len ; i += strlen(subs.s + i) + 1)
+    if (!genalloc_append(size_t, &subsidx, &i)) die_io("out-of-memory") ;
+  qsort(genalloc_s(size_t, &subsidx), genalloc_len(size_t, &subsidx), sizeof(size_t), &subs_cmp) ;
 }
 
 static int group_matches (ngroup const *g, char const *name, size_t len, int subscribed)
@@ -210,7 +236,7 @@ static void o_list (char const *name, size_t len, char const *old, size_t oldlen
   o_str("* LIST (") ;
   if (!exists) { o_str("\\NonExistent") ; sp = 1 ; }
   if (exists || children) { if (sp) o_put(" ", 1) ; o_str(children ? "\\HasChildren" : "\\HasNoChildren") ; sp = 1 ; }
-  if (in_list(&subs, name, len)) { if (sp) o_put(" ", 1) ; o_str("\\Subscribed") ; sp = 1 ; }
+  if (subscribed(name, len)) { if (sp) o_put(" ", 1) ; o_str("\\Subscribed") ; sp = 1 ; }
   if (exists)
   {
     unsigned int use = tern_folder_use(S.root, name, len) ;
@@ -313,7 +339,7 @@ static int boxes_build (int mode)
   {
     char const *f = folders.s + i ;
     size_t len = strlen(f) ;
-    unsigned int ev = name_events(f, len, in_list(&subs, f, len)) & EV_MESSAGE ;
+    unsigned int ev = name_events(f, len, subscribed(f, len)) & EV_MESSAGE ;
     nbox x = { .wnew = -1, .wcur = -1, .events = ev, .dirty = 0, .known = 0 } ;
     nbox const *old ;
     if (!ev) continue ;
@@ -377,6 +403,7 @@ static void notify_off (void)
   watches_off() ;
   nstate_free(&N) ;
   stralloc_free(&subs) ;
+  genalloc_free(size_t, &subsidx) ;
   usesubs = 0 ;
   on = 0 ;
 }
@@ -391,6 +418,7 @@ static void subs_load (void)
 {
   subs.len = 0 ;
   if (usesubs && !tern_subs_read(&subs, S.root)) strerr_warnwu2sys("read the subscriptions of ", S.root) ;
+  subs_index() ;
 }
 
 static void lastsel_set (void)
@@ -492,8 +520,8 @@ static int isfolder (char const *d) { return d[0] == '.' && d[1] && d[1] != '.' 
 static void name_event (char const *name, char const *old)
 {
   size_t len = strlen(name), oldlen = old ? strlen(old) : 0 ;
-  unsigned int ev = name_events(name, len, in_list(&subs, name, len)) ;
-  if (old) ev |= name_events(old, oldlen, in_list(&subs, old, oldlen)) ;
+  unsigned int ev = name_events(name, len, subscribed(name, len)) ;
+  if (old) ev |= name_events(old, oldlen, subscribed(old, oldlen)) ;
   if (ev & EV_NAME) o_list(name, len, old, oldlen) ;
 }
 
@@ -514,7 +542,10 @@ static int say_names (void)
     else
     {
       char const *to = 0 ;
-      for (size_t j = i + 6 + strlen(nm) + 1 ; j < pend.len ; j += 6 + strlen(pend.s + j + 6) + 1)
+      unsigned int ahead = 0 ;
+      /* the kernel queues a rename's two halves one after the other:
+         a few entries ahead is enough, and keeps this linear */
+      for (size_t j = i + 6 + strlen(nm) + 1 ; j < pend.len && ahead++ < 8 ; j += 6 + strlen(pend.s + j + 6) + 1)
         if (pend.s[j] == 'T' && !pend.s[j + 1] && !memcmp(pend.s + j + 2, pend.s + i + 2, 4))
         {
           pend.s[j + 1] = 1 ;
@@ -930,6 +961,7 @@ void cmd_notify (tern_imap_p *p)
       stralloc_free(&subs) ;
       N = old ;
       subs = oldsubs ;
+      subs_index() ;
       usesubs = olduse ;
       if (e == ENOSPC) o_tagged("NO [NOTIFICATIONOVERFLOW] Too many folders to watch (at most 100)") ;
       else { errno = e ; o_nosys("list the folders") ; }

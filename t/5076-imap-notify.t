@@ -168,6 +168,16 @@ for bad, why in (("NOTIFY", "no argument"), ("NOTIFY SET", "SET without groups")
     unt, tg = a.cmd(bad)
     t.ok(re.match(r"^\S+ BAD\b", tg), "%s: BAD (%s)" % (bad, why), tg)
 
+unt, tg = a.cmd("NOTIFY SET " + " ".join(["(personal (MailboxName))"] * 33))
+t.ok(re.match(r"^\S+ BAD\b", tg), "33 event groups: BAD (the limit is 32)", tg)
+unt, tg = a.cmd("NOTIFY SET " + " ".join(["(personal (MailboxName))"] * 32))
+t.ok(tagged_ok(tg), "32 event groups: OK", tg)
+a.cmd("NOTIFY NONE")
+big = b"X" * 1025
+a.send(b"t80 NOTIFY SET (selected (MessageNew (BODY.PEEK[HEADER.FIELDS ({1025+}\r\n" + big + b")]) MessageExpunge))\r\n")
+unt, tg = a.until("t80")
+t.ok(re.match(r"^\S+ BAD\b", tg), "a 1,025-octet literal among the fetch attributes: BAD (1 KiB)", tg)
+
 for ev in ("AnnotationChange", "MailboxMetadataChange", "ServerMetadataChange", "SomethingElse"):
     evs = "MessageNew MessageExpunge " + ev if ev == "AnnotationChange" else ev
     unt, tg = a.cmd("NOTIFY SET (personal (%s))" % evs)
