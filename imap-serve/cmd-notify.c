@@ -557,7 +557,7 @@ static int say_names (void)
       else if (to && isfolder(to)) name_event(to + 1, 0) ;
     }
   }
-  pend.len = 0 ;
+  stralloc_free(&pend) ;   /* up to PENDMAX after a burst: not kept */
   return changed ;
 }
 
