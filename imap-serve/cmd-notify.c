@@ -157,12 +157,13 @@ static void subs_index (void)
   genalloc_setlen(size_t, &subsidx, 0) ;
   for (size_t i = 0 ; i < subs.len ; i += strlen(subs.s + i) + 1)
     if (!genalloc_append(size_t, &subsidx, &i)) die_io("out-of-memory") ;
-  qsort(genalloc_s(size_t, &subsidx), genalloc_len(size_t, &subsidx), sizeof(size_t), &subs_cmp) ;
+  if (genalloc_len(size_t, &subsidx) > 1)
+    qsort(genalloc_s(size_t, &subsidx), genalloc_len(size_t, &subsidx), sizeof(size_t), &subs_cmp) ;
 }
 
 static int group_matches (ngroup const *g, char const *name, size_t len, int subscribed)
 {
-  char const *s = N.gnames.s + g->names ;
+  char const *s ;
   switch (g->filter)
   {
     /* INBOXES: deliver files mail into any folder (user+folder), so
@@ -172,6 +173,7 @@ static int group_matches (ngroup const *g, char const *name, size_t len, int sub
     case F_SUBSCRIBED : return subscribed ;
     case F_SUBTREE :
     case F_MAILBOXES :
+      s = N.gnames.s + g->names ;
       for (unsigned int i = 0 ; i < g->nnames ; s += strlen(s) + 1, i++)
       {
         size_t k = strlen(s) ;
@@ -574,7 +576,8 @@ static void sorted (stralloc const *sa, genalloc *out)
     char const *s = sa->s + i ;
     if (!genalloc_append(char const *, out, &s)) die_io("out-of-memory") ;
   }
-  qsort(genalloc_s(char const *, out), genalloc_len(char const *, out), sizeof(char const *), &strp_cmp) ;
+  if (genalloc_len(char const *, out) > 1)
+    qsort(genalloc_s(char const *, out), genalloc_len(char const *, out), sizeof(char const *), &strp_cmp) ;
 }
 
 /* 5.5: the names subscribed or unsubscribed since we last read the

@@ -291,14 +291,35 @@ t.ok(tagged_ok(tg) and not any("EXPUNGE" in u for u in unt), "SELECTED-DELAYED: 
 unt, tg = a.cmd("NOOP")
 t.ok(tagged_ok(tg) and "* 1 EXPUNGE" in unt, "SELECTED-DELAYED: NOOP tells it: * 1 EXPUNGE", unt)
 
+# the selected folder changes: SELECTED follows it, and the folder left
+# is watched from what the client knew of it
+unt, tg = a.cmd("NOTIFY SET (selected (MessageNew MessageExpunge)) (mailboxes (INBOX misc) (MessageNew MessageExpunge))")
+t.ok(tagged_ok(tg), "NOTIFY SET (selected ...) (mailboxes (INBOX misc) ...), INBOX selected", tg)
+unt, tg = a.cmd("STATUS INBOX (MESSAGES)")
+inbox_n = status_of(unt, "INBOX")["MESSAGES"]
+drop("INBOX", "selected one")
+got, hit = wait_for(a, lambda ln: re.match(r"^\* \d+ EXISTS$", ln) is not None)
+t.ok(hit and status_of(got, "INBOX") is None, "a message into the selected INBOX: EXISTS, no STATUS INBOX", got)
+unt, tg = a.cmd("SELECT misc")
+nmisc = [int(m.group(1)) for m in (re.match(r"^\* (\d+) EXISTS$", u) for u in unt) if m][0]
+drop("misc", "now selected")
+got, hit = wait_for(a, lambda ln: ln == "* %d EXISTS" % (nmisc + 1))
+t.ok(hit and status_of(got, "misc") is None, "SELECT misc, a message into it: * %d EXISTS, no STATUS misc" % (nmisc + 1), got)
+drop("INBOX", "left one")
+got, hit = wait_for(a, lambda ln: status_of([ln], "INBOX") is not None)
+t.ok(hit and status_of(got, "INBOX")["MESSAGES"] == inbox_n + 2, "a message into INBOX, no longer selected: * STATUS INBOX (MESSAGES %d ...)" % (inbox_n + 2), got)
+unt, tg = a.cmd("SELECT INBOX")
+t.ok(tagged_ok(tg), "SELECT INBOX again", tg)
+
 # ======== a burst is one STATUS ========
 
-unt, tg = a.cmd("NOTIFY SET (mailboxes misc (MessageNew MessageExpunge))")
+unt, tg = a.cmd("NOTIFY SET STATUS (mailboxes misc (MessageNew MessageExpunge))")
+m0 = status_of(unt, "misc")["MESSAGES"]
 drop("misc", "burst", 1000)
 got, hit = wait_for(a, lambda ln: status_of([ln], "misc") is not None)
 got += quiet(a)
 sl = [ln for ln in got if ln.startswith("* STATUS")]
-t.ok(hit and len(sl) == 1 and status_of(sl, "misc")["MESSAGES"] == 1002, "1,000 messages into misc at once: one * STATUS misc (MESSAGES 1002 ...)", sl)
+t.ok(hit and len(sl) == 1 and status_of(sl, "misc")["MESSAGES"] == m0 + 1000, "1,000 messages into misc at once: one * STATUS misc (MESSAGES %d ...)" % (m0 + 1000), sl)
 t.ok(not any(re.match(r"^\* \d+ (EXISTS|FETCH|EXPUNGE)", ln) for ln in got), "(selected not asked for: nothing about INBOX)", got)
 
 # ======== folder names and subscriptions (5.4, 5.5) ========
