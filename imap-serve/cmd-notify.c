@@ -11,9 +11,12 @@
    - other folders: a STATUS when their figures change (5.1 to 5.3),
      read from the folder's index (no message file is read);
    - folders created, deleted or renamed (MailboxName, 5.4) and
-     subscriptions (SubscriptionChange, 5.5): LIST responses.
+     subscriptions (SubscriptionChange, 5.5): LIST responses;
+   - METADATA entries (MailboxMetadataChange, ServerMetadataChange, 5.6,
+     5.7): "* METADATA mailbox entry", from a comparison of cmd-metadata.c's
+     file with the names and hashes of the values last read.
    One inotify instance of our own: a watch on the Maildir root (its
-   .Name directories and the subscriptions file) and on new/ and cur/ of
+   .Name directories, subscriptions and tern-metadata) and on new/ and cur/ of
    each watched folder; the selected folder's own watch (tern_store_watch)
    is waited on beside it. Events are gathered for SETTLE milliseconds
    after the first before anything is read or said, so that a burst of
@@ -55,7 +58,7 @@
 #define EV_OTHER 0x100
 #define EV_MESSAGE (EV_NEW | EV_EXPUNGE | EV_FLAG | EV_ANNOT)
 #define EV_MAILBOX (EV_NAME | EV_SUBS | EV_MBMETA)
-#define EV_SUPPORTED (EV_NEW | EV_EXPUNGE | EV_FLAG | EV_NAME | EV_SUBS)
+#define EV_SUPPORTED (EV_NEW | EV_EXPUNGE | EV_FLAG | EV_NAME | EV_SUBS | EV_MBMETA | EV_SRVMETA)
 
 /* filters (RFC 5465 6) */
 enum { F_SELECTED, F_DELAYED, F_INBOXES, F_PERSONAL, F_SUBSCRIBED, F_SUBTREE, F_MAILBOXES } ;
@@ -107,6 +110,8 @@ static tain duetime, polltime ;
 static stralloc lastsel = STRALLOC_ZERO ; /* the selected folder when we last looked, "\0" none */
 static stralloc flist = STRALLOC_ZERO ;   /* the folders, read once for the LIST responses of a round */
 static int flistok = 0 ;
+static stralloc meta = STRALLOC_ZERO ;    /* METADATA entries as last read: "mailbox NUL entry NUL", 8 octets of a hash of the value */
+static int usemeta = 0, metadirty = 0 ;
 
 #define G (genalloc_s(ngroup, &N.groups))
 #define NG (genalloc_len(ngroup, &N.groups))
@@ -406,7 +411,8 @@ static void notify_off (void)
   nstate_free(&N) ;
   stralloc_free(&subs) ;
   genalloc_free(size_t, &subsidx) ;
-  usesubs = 0 ;
+  stralloc_free(&meta) ;
+  usesubs = usemeta = metadirty = 0 ;
   on = 0 ;
 }
 
@@ -472,6 +478,7 @@ static void root_event (struct inotify_event const *ev)
   uint32_t ck = ev->cookie ;
   if (!ev->len) return ;
   if (!strcmp(ev->name, "subscriptions")) { subsdirty = 1 ; return ; }
+  if (!strcmp(ev->name, "tern-metadata")) { metadirty = 1 ; return ; }
   if (ev->name[0] != '.' || !(ev->mask & IN_ISDIR)) return ;
   t = ev->mask & IN_CREATE ? 'C' : ev->mask & IN_DELETE ? 'D' : ev->mask & IN_MOVED_FROM ? 'F' : ev->mask & IN_MOVED_TO ? 'T' : 0 ;
   if (!t) return ;
@@ -643,6 +650,121 @@ static void say_selected (int inidle)
   say_new() ;
 }
 
+/* ---- METADATA's entries (5.6, 5.7) ---- */
+
+static uint64_t fnv (char const *s, size_t n)
+{
+  uint64_t h = 14695981039346656037ULL ;
+  for (size_t i = 0 ; i < n ; i++) { h ^= (unsigned char)s[i] ; h *= 1099511628211ULL ; }
+  return h ;
+}
+
+/* cmd-metadata.c's file, tern-metadata ("mailbox NUL entry NUL length
+   NUL value" records), as keys and hashes of the values, into sa: 1, or
+   0 when it cannot be read. The values are not kept. */
+static int meta_keys (stralloc *sa)
+{
+  stralloc raw = STRALLOC_ZERO, p = STRALLOC_ZERO ;
+  size_t i = 0 ;
+  int ok ;
+  sa->len = 0 ;
+  if (!stralloc_cats(&p, S.root) || !stralloc_cats(&p, "/tern-metadata") || !stralloc_0(&p)) die_io("out-of-memory") ;
+  ok = openslurpclose(&raw, p.s) ;
+  stralloc_free(&p) ;
+  if (!ok) return errno == ENOENT ;
+  ok = raw.len <= (2u << 20) ;
+  while (ok && i < raw.len)
+  {
+    size_t ml = strnlen(raw.s + i, raw.len - i), m = i, el, e, k ;
+    uint64_t n, h ;
+    i += ml + 1 ;
+    if (i >= raw.len) { ok = 0 ; break ; }
+    e = i ; el = strnlen(raw.s + i, raw.len - i) ; i += el + 1 ;
+    if (i >= raw.len) { ok = 0 ; break ; }
+    k = uint64_scan(raw.s + i, &n) ;
+    if (!k || i + k >= raw.len || raw.s[i + k] || n > raw.len - (i + k + 1)) { ok = 0 ; break ; }
+    i += k + 1 ;
+    h = fnv(raw.s + i, n) ;
+    i += n ;
+    if (!stralloc_catb(sa, raw.s + m, ml + 1) || !stralloc_catb(sa, raw.s + e, el + 1) || !stralloc_catb(sa, (char const *)&h, 8)) die_io("out-of-memory") ;
+  }
+  stralloc_free(&raw) ;
+  if (!ok) sa->len = 0 ;
+  return ok ;
+}
+
+static char const *metabase ;
+
+static int meta_cmp (void const *a, void const *b)
+{
+  char const *x = metabase + *(size_t const *)a, *y = metabase + *(size_t const *)b ;
+  int c = strcmp(x, y) ;
+  return c ? c : strcmp(x + strlen(x) + 1, y + strlen(y) + 1) ;
+}
+
+static void meta_sorted (stralloc const *sa, genalloc *out)
+{
+  for (size_t i = 0 ; i < sa->len ;)
+  {
+    size_t ml = strlen(sa->s + i) ;
+    if (!genalloc_append(size_t, out, &i)) die_io("out-of-memory") ;
+    i += ml + 1 ;
+    i += strlen(sa->s + i) + 1 + 8 ;
+  }
+  metabase = sa->s ;
+  if (genalloc_len(size_t, out) > 1) qsort(genalloc_s(size_t, out), genalloc_len(size_t, out), sizeof(size_t), &meta_cmp) ;
+}
+
+/* RFC 5464 4.4.2: "* METADATA mailbox entry", without the value */
+static void o_meta (char const *rec)
+{
+  size_t ml = strlen(rec) ;
+  char const *e = rec + ml + 1 ;
+  unsigned int ev = 0 ;
+  for (size_t i = 0 ; i < NG ; i++) if (!ml || group_matches(G + i, rec, ml, subscribed(rec, ml))) ev |= G[i].events ;
+  if (!(ev & (ml ? EV_MBMETA : EV_SRVMETA))) return ;
+  o_str("* METADATA ") ;
+  o_mailbox(rec, ml) ;
+  o_put(" ", 1) ;
+  o_string(e, strlen(e)) ;
+  o_str("\r\n") ;
+}
+
+/* The entries added, changed or removed since the file was last read. */
+static void say_meta (int silent)
+{
+  stralloc now = STRALLOC_ZERO ;
+  genalloc a = GENALLOC_ZERO, b = GENALLOC_ZERO ;
+  size_t i = 0, j = 0, na, nb ;
+  metadirty = 0 ;
+  if (!meta_keys(&now)) { strerr_warnwu2sys("read the metadata of ", S.root) ; stralloc_free(&now) ; return ; }
+  if (!silent)
+  {
+    meta_sorted(&meta, &a) ;
+    meta_sorted(&now, &b) ;
+    na = genalloc_len(size_t, &a) ; nb = genalloc_len(size_t, &b) ;
+    while (i < na || j < nb)
+    {
+      char const *x = i < na ? meta.s + genalloc_s(size_t, &a)[i] : 0, *y = j < nb ? now.s + genalloc_s(size_t, &b)[j] : 0 ;
+      int c ;
+      if (!x) c = 1 ;
+      else if (!y) c = -1 ;
+      else { c = strcmp(x, y) ; if (!c) c = strcmp(x + strlen(x) + 1, y + strlen(y) + 1) ; }
+      if (c < 0) { o_meta(x) ; i++ ; continue ; }
+      if (c > 0) { o_meta(y) ; j++ ; continue ; }
+      {
+        size_t kx = strlen(x) + 1 ; kx += strlen(x + kx) + 1 ;
+        if (memcmp(x + kx, y + kx, 8)) o_meta(y) ;
+      }
+      i++ ; j++ ;
+    }
+    genalloc_free(size_t, &a) ;
+    genalloc_free(size_t, &b) ;
+  }
+  stralloc_free(&meta) ;
+  meta = now ;
+}
+
 static void round_run (int inidle)
 {
   int rebuild = 0 ;
@@ -664,6 +786,7 @@ static void round_run (int inidle)
     subsdirty = 0 ;
     if (usesubs) { say_subs() ; rebuild = 1 ; }
   }
+  if (metadirty && usemeta) say_meta(0) ;
   if (rebuild && !boxes_build(BUILD_FRESH)) { if (errno == ENOSPC) { overflow() ; return ; } }
   for (size_t i = 0 ; i < NB ; i++)
   {
@@ -709,12 +832,13 @@ void notify_run (iopause_fd const *x, unsigned int n, int inidle)
 void notify_done (cmd_func *f)
 {
   if (!on) return ;
-  if (f == &cmd_create || f == &cmd_delete || f == &cmd_rename || f == &cmd_subscribe || f == &cmd_unsubscribe)
+  if (f == &cmd_create || f == &cmd_delete || f == &cmd_rename || f == &cmd_subscribe || f == &cmd_unsubscribe || f == &cmd_setmetadata)
   {
     drain() ;
     pend.len = 0 ;
     subs_load() ;
     subsdirty = 0 ;
+    if (usemeta) say_meta(1) ;
     if (!boxes_build(BUILD_SILENT) && errno == ENOSPC) { overflow() ; return ; }
   }
   if (S.selected ? (lastsel.len != S.mbox.len || memcmp(lastsel.s, S.mbox.s, S.mbox.len)) : (lastsel.len != 1 || lastsel.s[0]))
@@ -896,7 +1020,7 @@ static int groups_check (nstate *n)
   if (!(n->selev & EV_NEW)) n->atts.len = 0 ;
   if (unsupported)
   {
-    o_tagged("NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)] Unsupported event") ;
+    o_tagged("NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)] Unsupported event") ;
     return 0 ;
   }
   if (names > NOTIFY_MAXBOX)
@@ -976,6 +1100,10 @@ void cmd_notify (tern_imap_p *p)
   /* a new start: every watched folder's figures read now */
   watches_off() ;
   on = 1 ;
+  usemeta = 0 ;
+  for (size_t i = 0 ; i < NG ; i++) if (G[i].events & (EV_MBMETA | EV_SRVMETA)) usemeta = 1 ;
+  stralloc_free(&meta) ;
+  if (usemeta) say_meta(1) ;
   start_watching() ;
   tain_now_g() ;
   polltime = STAMP ;

@@ -2,6 +2,8 @@
 # imap-serve: NOTIFY (RFC 5465).
 # - the capability; bad syntax and the rules of 5 and 6.1 are BAD;
 #   unsupported events a NO [BADEVENT (the supported ones)] (3.1);
+# - MailboxMetadataChange and ServerMetadataChange: another session's
+#   SETMETADATA as * METADATA mailbox entry (5.6, 5.7), its own not;
 # - the examples of 3.1 (with errata 1804 and 2318's syntax): NOTIFY SET
 #   STATUS answers a STATUS for each folder of the subtree, then new
 #   mail in the selected INBOX comes as EXISTS and a FETCH of the asked
@@ -178,12 +180,16 @@ a.send(b"t80 NOTIFY SET (selected (MessageNew (BODY.PEEK[HEADER.FIELDS ({1025+}\
 unt, tg = a.until("t80")
 t.ok(re.match(r"^\S+ BAD\b", tg), "a 1,025-octet literal among the fetch attributes: BAD (1 KiB)", tg)
 
-for ev in ("AnnotationChange", "MailboxMetadataChange", "ServerMetadataChange", "SomethingElse"):
+SUPPORTED = {"MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange",
+             "MailboxMetadataChange", "ServerMetadataChange"}
+for ev in ("AnnotationChange", "SomethingElse"):
     evs = "MessageNew MessageExpunge " + ev if ev == "AnnotationChange" else ev
     unt, tg = a.cmd("NOTIFY SET (personal (%s))" % evs)
     m = re.match(r"^\S+ NO \[BADEVENT \(([^)]*)\)\]", tg)
-    t.ok(m and set(m.group(1).split()) == {"MessageNew", "MessageExpunge", "FlagChange", "MailboxName", "SubscriptionChange"},
-         "%s: NO [BADEVENT (the five supported)] (3.1: NO, not BAD)" % ev, tg)
+    t.ok(m and set(m.group(1).split()) == SUPPORTED,
+         "%s: NO [BADEVENT (the seven supported)] (3.1: NO, not BAD)" % ev, tg)
+unt, tg = a.cmd("NOTIFY SET (selected (ServerMetadataChange))")
+t.ok(re.match(r"^\S+ BAD\b", tg), "ServerMetadataChange with SELECTED: BAD (6.1)", tg)
 
 # ======== RFC 5465 3.1's example, with the errata's syntax ========
 
@@ -371,6 +377,27 @@ b.cmd("STORE 1 -FLAGS (\\Seen)")
 got = quiet(a)
 t.is_(got, [], "without FlagChange, a flag change in Later: nothing")
 b.cmd("SELECT INBOX")
+
+# ======== METADATA (5.6, 5.7) ========
+
+unt, tg = a.cmd("NOTIFY SET (mailboxes INBOX (MailboxMetadataChange ServerMetadataChange))")
+t.ok(tagged_ok(tg), "NOTIFY SET (mailboxes INBOX (MailboxMetadataChange ServerMetadataChange))", tg)
+unt, tg = b.cmd('SETMETADATA INBOX (/private/comment "hello")')
+got, hit = wait_for(a, lambda ln: ln.startswith("* METADATA"))
+t.ok(tagged_ok(tg) and hit and re.match(r'^\* METADATA "INBOX" "?/private/comment"?$', got[-1]),
+     "B's SETMETADATA on INBOX: * METADATA \"INBOX\" /private/comment, without the value", got)
+unt, tg = b.cmd('SETMETADATA "" (/private/vendor/tern/x "v")')
+got, hit = wait_for(a, lambda ln: ln.startswith("* METADATA"))
+t.ok(hit and re.match(r'^\* METADATA "" "?/private/vendor/tern/x"?$', got[-1]), "B's server entry: * METADATA \"\" /private/vendor/tern/x", got)
+unt, tg = b.cmd('SETMETADATA misc (/private/comment "elsewhere")')
+got = quiet(a)
+t.is_(got, [], "B's entry on misc, not watched: nothing")
+unt, tg = b.cmd("SETMETADATA INBOX (/private/comment NIL)")
+got, hit = wait_for(a, lambda ln: ln.startswith("* METADATA"))
+t.ok(hit and re.match(r'^\* METADATA "INBOX" "?/private/comment"?$', got[-1]), "B's removal of it: * METADATA \"INBOX\" /private/comment", got)
+unt, tg = a.cmd('SETMETADATA INBOX (/private/comment "mine")')
+got = quiet(a)
+t.ok(tagged_ok(tg) and not any(u.startswith("* METADATA") for u in unt + got), "A's own SETMETADATA: not told back", unt + got)
 
 # ======== NOTIFY NONE ========
 
