@@ -850,10 +850,10 @@ void notify_done (cmd_func *f)
     lasttop = view_top() ;
   }
   /* new messages a command's EXISTS told of: their FETCH now, between
-     commands (5.2), but for the client's own APPEND, COPY, MOVE */
+     commands (5.2), but for the client's own APPEND, COPY, MOVE, REPLACE */
   else if (S.selected && (N.selev & EV_NEW))
   {
-    if (f == &cmd_append || f == &cmd_copy || f == &cmd_move) lasttop = view_top() ;
+    if (f == &cmd_append || f == &cmd_copy || f == &cmd_move || f == &cmd_replace) lasttop = view_top() ;
     else say_new() ;
   }
 }
