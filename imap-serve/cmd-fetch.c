@@ -730,3 +730,88 @@ void cmd_fetch (tern_imap_p *p)
   genalloc_free(uint32_t, &uids) ;
   genalloc_free(uint32_t, &seen) ;
 }
+
+/* ---- NOTIFY's MessageNew (RFC 5465 5.2) ---- */
+
+/* "(" fetch-att *(SP fetch-att) ")" at p, as FETCH reads them: 1, or 0
+   with p->err. They stay parsed until the next FETCH. */
+int fetch_atts (tern_imap_p *p)
+{
+  genalloc_setlen(item, &items, 0) ;
+  labels.len = 0 ;
+  fieldnames.len = 0 ;
+  need = 0 ;
+  if (!tern_imap_p_char(p, '(')) return 0 ;
+  for (;;)
+  {
+    if (!parse_att(p)) return 0 ;
+    if (tern_imap_p_peek(p) != ' ') break ;
+    tern_imap_p_sp(p) ;
+  }
+  return tern_imap_p_char(p, ')') ;
+}
+
+/* The unsolicited FETCH responses, with the UID, of the messages uids
+   (of the view, sorted) for the attributes p holds (fetch_atts' text,
+   read again: a FETCH since may have replaced them). */
+void fetch_unsolicited (tern_imap_p *p, uint32_t const *uids, size_t n)
+{
+  genalloc seen = GENALLOC_ZERO ;
+  int olduid = S.uid ;
+  if (!fetch_atts(p)) return ;
+  if ((need & NEED_SEEN) && !S.readonly && n && tern_store_rbegin(&S.st))
+  {
+    for (size_t i = 0 ; i < n ; i++)
+    {
+      tern_msg m ;
+      if (tern_store_get(&S.st, uids[i], &m) == 1 && !(m.flags & TERN_F_SEEN) && !genalloc_append(uint32_t, &seen, uids + i)) die_io("out-of-memory") ;
+    }
+    tern_store_rend(&S.st) ;
+    if (genalloc_len(uint32_t, &seen))
+    {
+      genalloc changed = GENALLOC_ZERO ;
+      uint64_t ms ;
+      if (tern_store_setflags(&S.st, genalloc_s(uint32_t, &seen), genalloc_len(uint32_t, &seen), TERN_STORE_ADD, TERN_F_SEEN, 0, UINT64_MAX, &changed, 0, &ms))
+        view_own(genalloc_s(uint32_t, &changed), genalloc_len(uint32_t, &changed), ms) ;
+      genalloc_free(uint32_t, &changed) ;
+    }
+  }
+  S.uid = 1 ;
+  for (size_t i = 0 ; i < n ; i++)
+  {
+    mctx c ;
+    char const *cd ;
+    size_t cl ;
+    uint32_t msn = view_msn(uids[i]) ;
+    memset(&c, 0, sizeof(c)) ;
+    c.newsize = TERN_SIZE_UNKNOWN ;
+    if (!msn || !tern_store_rbegin(&S.st)) continue ;
+    if (tern_store_get(&S.st, uids[i], &c.m) != 1 || c.m.namelen >= sizeof(c.name)) { tern_store_rend(&S.st) ; continue ; }
+    memcpy(c.name, c.m.name, c.m.namelen) ;
+    c.name[c.m.namelen] = 0 ;
+    c.m.name = c.name ;
+    if ((need & (NEED_HDR | NEED_STRUCT)) && tern_store_cache_get(&S.st, uids[i], &cd, &cl) == 1)
+    {
+      if (!stralloc_catb(&c.cache, cd, cl)) die_io("out-of-memory") ;
+      c.gotcache = 1 ;
+    }
+    tern_store_rend(&S.st) ;
+    {
+      int isseen = 0 ;
+      for (size_t j = 0 ; j < genalloc_len(uint32_t, &seen) ; j++) if (genalloc_s(uint32_t, &seen)[j] == uids[i]) { isseen = 1 ; break ; }
+      one(&c, msn, isseen, 0) ;
+    }
+    if (c.newcache.len || c.newsize != TERN_SIZE_UNKNOWN)
+    {
+      size_t learnt = c.newcache.len ;
+      if (c.gotcache && !stralloc_catb(&c.newcache, c.cache.s, c.cache.len)) die_io("out-of-memory") ;
+      tern_store_cache_put(&S.st, uids[i], c.newcache.s, learnt ? c.newcache.len : 0, c.newsize) ;
+    }
+    mctx_free(&c) ;
+    stralloc_free(&c.cache) ;
+    stralloc_free(&c.newcache) ;
+  }
+  tern_store_cache_flush(&S.st) ;
+  S.uid = olduid ;
+  genalloc_free(uint32_t, &seen) ;
+}

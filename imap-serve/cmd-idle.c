@@ -40,7 +40,7 @@ void cmd_idle (tern_imap_p *p)
         die_io("timeout") ;
       }
     }
-    if (S.selected) view_sync(1) ;
+    if (S.selected && !notify_on()) view_sync(1) ;   /* else NOTIFY's events (RFC 5465 4) */
   }
   if (imap_getline(&line) == 4 && !strncasecmp(line.s, "DONE", 4)) o_tagged("OK Idle completed") ;
   else o_bad(0, "Expected DONE") ;

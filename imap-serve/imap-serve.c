@@ -336,9 +336,11 @@ static void net_fill (tain const *deadline, int idle)
   /* idle for IDLESOON seconds with a folder selected: the index's pages
      are unmapped too (a client between commands reads them again) */
   int soon = idle && ipos == ilen && S.selected ;
+  tain soontime ;
   for (;;)
   {
-    iopause_fd x = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
+    iopause_fd x[3] = { { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } } ;
+    unsigned int nx = 1 ;
     tain d = *deadline ;
     ssize_t r = in_read(ibuf + ilen, sizeof(ibuf) - ilen) ;
     if (r > 0) { ilen += r ; return ; }
@@ -347,12 +349,21 @@ static void net_fill (tain const *deadline, int idle)
     if (errno != EAGAIN && errno != EWOULDBLOCK) die_io("read-failed") ;
     if (soon)
     {
-      tain t ;
-      tain_addsec_g(&t, IDLESOON) ;
-      if (tain_less(&t, deadline)) d = t ; else soon = 0 ;
+      tain_addsec_g(&soontime, IDLESOON) ;
+      if (tain_less(&soontime, deadline)) d = soontime ; else soon = 0 ;
     }
-    r = iopause_g(&x, 1, &d) ;
+    /* between commands (nothing of the next one read): NOTIFY's events
+       too (RFC 5465 3: at any time no command is in progress) */
+    int nw = idle && ipos == ilen && !imap_input_pending() && notify_on() ;
+    if (nw) nx += notify_fds(x + 1, &d) ;
+    r = iopause_g(x, nx, &d) ;
     if (r < 0) strerr_diefusys(111, "iopause") ;
+    if (nw)
+    {
+      notify_run(x + 1, nx - 1, 0) ;
+      o_flush() ;
+      if (!r && tain_less(&STAMP, soon ? &soontime : deadline)) continue ;
+    }
     if (!r && soon)
     {
       tern_store_unmap_pages(&S.st) ;
@@ -376,17 +387,27 @@ int imap_input_pending (void) { return ipos < ilen || zinpos < zinlen || zmore ;
    deadline (0); what we owe the client is written first. */
 int imap_wait (int fd, tain const *deadline)
 {
-  iopause_fd x[2] = { { .fd = 0, .events = IOPAUSE_READ }, { .fd = fd, .events = IOPAUSE_READ } } ;
   int r ;
   if (ipos < ilen || zmore || zinpos < zinlen) return 1 ;
   o_flush() ;
   trim_idle() ;
   if (S.selected) tern_store_unmap_pages(&S.st) ;
-  r = iopause_g(x, fd >= 0 ? 2 : 1, deadline) ;
-  if (r < 0) { if (errno == EINTR) return 0 ; strerr_diefusys(111, "iopause") ; }
-  if (!r) return 0 ;
-  if (x[0].revents) return 1 ;
-  return 2 ;
+  for (;;)
+  {
+    iopause_fd x[3] = { { .fd = 0, .events = IOPAUSE_READ }, { .fd = fd, .events = IOPAUSE_READ } } ;
+    unsigned int nx = fd >= 0 ? 2 : 1 ;
+    tain d = *deadline ;
+    int non = notify_on() ;
+    /* RFC 5465 4: with NOTIFY, IDLE tells what NOTIFY asked for */
+    if (non) nx = 1 + notify_fds(x + 1, &d) ;
+    r = iopause_g(x, nx, &d) ;
+    if (r < 0) { if (errno == EINTR) return 0 ; strerr_diefusys(111, "iopause") ; }
+    if (x[0].revents) return 1 ;
+    if (!non) return r ? 2 : 0 ;
+    notify_run(x + 1, nx - 1, 1) ;
+    o_flush() ;
+    if (!tain_less(&STAMP, deadline)) return 0 ;
+  }
 }
 
 /* One line appended to cmd without its CRLF: its length, or -1 when it
@@ -413,7 +434,7 @@ static ssize_t getline_into (stralloc *cmd, tain const *deadline, int idle)
       return cmd->len - start ;
     }
     ipos = ilen ;
-    net_fill(deadline, idle) ;
+    net_fill(deadline, idle && cmd->len == start) ;   /* idle: nothing of the command read yet */
     idle = 0 ;
   }
 }
@@ -741,7 +762,7 @@ void capabilities (void)
   o_str(" ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS"
         " SPECIAL-USE CREATE-SPECIAL-USE COMPRESS=DEFLATE ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN SAVEDATE SEARCHRES"
         " UTF8=ACCEPT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE METADATA REPLACE UIDONLY"
-        " STATUS=SIZE BINARY OBJECTID PREVIEW") ;
+        " STATUS=SIZE BINARY OBJECTID PREVIEW NOTIFY") ;
   o_str(" APPENDLIMIT=") ;
   o_num(S.appendlimit) ;
 }
@@ -884,6 +905,7 @@ static command const commands[] =
   { "THREAD", &cmd_thread, ST_SEL | UIDOK | UIDREQ },
   { "NOOP", &cmd_noop, ST_AUTH },
   { "IDLE", &cmd_idle, ST_AUTH },
+  { "NOTIFY", &cmd_notify, ST_AUTH },
   { "SELECT", &cmd_select, ST_AUTH },
   { "EXAMINE", &cmd_examine, ST_AUTH },
   { "LIST", &cmd_list, ST_AUTH },
@@ -973,6 +995,7 @@ static void dispatch (void)
   if ((c->flags & ST_SEL) && !S.selected) { o_bad(0, "No mailbox selected") ; return ; }
   if (S.uidonly && !S.uid && (c->flags & UIDREQ)) { p.err = UIDREQUIRED ; o_bad(&p, 0) ; return ; }
   (*c->f)(&p) ;
+  notify_done(c->f) ;
 }
 
 /* ---- start ---- */

@@ -202,9 +202,20 @@ extern cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_na
 extern cmd_func cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe ;
 extern cmd_func cmd_list, cmd_lsub, cmd_status, cmd_append ;
 extern cmd_func cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch, cmd_store, cmd_copy, cmd_move ;
-extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress, cmd_replace ;
+extern cmd_func cmd_idle, cmd_sort, cmd_thread, cmd_compress, cmd_replace, cmd_notify ;
 extern cmd_func cmd_getquota, cmd_getquotaroot, cmd_setquota, cmd_getmetadata, cmd_setmetadata ;
 extern void capabilities (void) ;
 extern void condstore_on (void) ;
+
+/* ---- NOTIFY (cmd-notify.c, RFC 5465): its watches beside the network
+   while no command runs, its responses when they are due ---- */
+#include <skalibs/iopause.h>
+extern int notify_on (void) ;
+extern unsigned int notify_fds (iopause_fd *, tain *) ;        /* up to 2 fds; the deadline lowered to its own */
+extern void notify_run (iopause_fd const *, unsigned int, int) ; /* after the wait (1: in IDLE) */
+extern void notify_done (cmd_func *) ;                          /* after each command */
+/* cmd-fetch.c: MessageNew's fetch attributes (RFC 5465 5.2) */
+extern int fetch_atts (tern_imap_p *) ;
+extern void fetch_unsolicited (tern_imap_p *, uint32_t const *, size_t) ;
 
 #endif
