@@ -121,9 +121,27 @@ static int parse_binary (tern_imap_p *p, item *it)
 }
 
 /* A section, after "BODY[" or "BODY.PEEK[": section-spec "]" [partial]. */
+/* One field name of a HEADER.FIELDS label: upper case, an atom when it
+   can be one, else a quoted string (a field name has no CR, LF or NUL). */
+static int label_field (char const *f, unsigned int k)
+{
+  int atom = *f != 0 ;
+  for (char const *q = f ; *q ; q++)
+    if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f || strchr("(){%*\"\\]", *q)) atom = 0 ;
+  if (k && !stralloc_catb(&labels, " ", 1)) return 0 ;
+  if (!atom && !stralloc_catb(&labels, "\"", 1)) return 0 ;
+  for (char const *q = f ; *q ; q++)
+  {
+    char c = *q >= 'a' && *q <= 'z' ? *q - 32 : *q ;
+    if (!atom && (c == '"' || c == '\\') && !stralloc_catb(&labels, "\\", 1)) return 0 ;
+    if (!stralloc_catb(&labels, &c, 1)) return 0 ;
+  }
+  return atom || stralloc_catb(&labels, "\"", 1) ;
+}
+
 static int parse_section (tern_imap_p *p, item *it)
 {
-  size_t start = p->pos ;
+  size_t start = p->pos, kwend = 0 ;
   it->kind = I_SECTION ;
   it->sec = TERN_SEC_ALL ;
   it->npath = 0 ;
@@ -150,7 +168,7 @@ static int parse_section (tern_imap_p *p, item *it)
       else if (kw(w, n, "HEADER.FIELDS")) it->sec = TERN_SEC_FIELDS ;
       else if (kw(w, n, "HEADER.FIELDS.NOT")) it->sec = TERN_SEC_FIELDS_NOT ;
       else { p->err = "Invalid section" ; return 0 ; }
-      p->pos = i ;
+      p->pos = kwend = i ;
     }
     if (it->sec == TERN_SEC_FIELDS || it->sec == TERN_SEC_FIELDS_NOT)
     {
@@ -176,11 +194,25 @@ static int parse_section (tern_imap_p *p, item *it)
   /* the response's name: the section as given, field names upper case */
   it->label = labels.len ;
   if (!stralloc_cats(&labels, "BODY[")) die_io("out-of-memory") ;
-  for (size_t i = start ; i < p->pos - 1 ; i++)
   {
-    char c = p->s[i] ;
-    if (c >= 'a' && c <= 'z') c -= 32 ;
-    if (!stralloc_catb(&labels, &c, 1)) die_io("out-of-memory") ;
+    /* the field names as parsed, not as sent: a literal's head is not
+       part of the name */
+    int fields = it->sec == TERN_SEC_FIELDS || it->sec == TERN_SEC_FIELDS_NOT ;
+    size_t end = fields ? kwend : p->pos - 1 ;
+    for (size_t i = start ; i < end ; i++)
+    {
+      char c = p->s[i] ;
+      if (c >= 'a' && c <= 'z') c -= 32 ;
+      if (!stralloc_catb(&labels, &c, 1)) die_io("out-of-memory") ;
+    }
+    if (fields)
+    {
+      char const *f = fieldnames.s + it->fields ;
+      if (!stralloc_cats(&labels, " (")) die_io("out-of-memory") ;
+      for (unsigned int k = 0 ; k < it->nfields ; k++, f += strlen(f) + 1)
+        if (!label_field(f, k)) die_io("out-of-memory") ;
+      if (!stralloc_cats(&labels, ")")) die_io("out-of-memory") ;
+    }
   }
   if (!stralloc_cats(&labels, "]")) die_io("out-of-memory") ;
   if (!parse_partial(p, it)) return 0 ;

@@ -418,6 +418,9 @@ secs = [("BODY.PEEK[HEADER]", "BODY[HEADER]", wire(PH), "the header, with the em
          "BODY[HEADER.FIELDS.NOT (RETURN-PATH RECEIVED FROM SENDER REPLY-TO TO CC DATE MESSAGE-ID IN-REPLY-TO)]",
          b"Subject: A plain message\r\n folded onto two lines\r\nX-Tag: one\r\n\r\n",
          "HEADER.FIELDS.NOT: the other fields, then the empty line"),
+        ("BODY.PEEK[HEADER.FIELDS ({7+}\r\nSubject \"x-tag\")]", "BODY[HEADER.FIELDS (SUBJECT X-TAG)]",
+         b"Subject: A plain message\r\n folded onto two lines\r\nX-Tag: one\r\n\r\n",
+         "HEADER.FIELDS with names as a literal and a quoted string: the reply names them, not the literal's head"),
         ("RFC822.HEADER", "RFC822.HEADER", wire(PH), "RFC822.HEADER: the header"),
         ("BODY.PEEK[TEXT]<6.2>", "BODY[TEXT]<6>", b"\r\n", "partial: the CR the server adds before an LF counts (RFC 3501 6.4.5)"),
         ("BODY.PEEK[TEXT]<7.3>", "BODY[TEXT]<7>", b"\nth", "partial from the LF of a CRLF"),
@@ -430,7 +433,10 @@ secs = [("BODY.PEEK[HEADER]", "BODY[HEADER]", wire(PH), "the header, with the em
         ]
 for req, label, want, what in secs:
     d, r = c.one(MSN["plain.eml"], "(%s)" % req)
-    t.ok(d.get(label) == want and r.endswith("OK Fetch completed"), "FETCH %s: %s" % (req, what), (d, r, want))
+    t.ok(d.get(label) == want and r.endswith("OK Fetch completed"), "FETCH %s: %s" % (req.replace("\r\n", "\\r\\n"), what), (d, r, want))
+
+unt, r = c.cmd('FETCH %d (BODY.PEEK[HEADER.FIELDS ({7+}\r\nSubject "x-tag")])' % MSN["plain.eml"])
+t.ok(unt and "BODY[HEADER.FIELDS (SUBJECT X-TAG)] {" in unt[0], "the reply's section names the fields, not the literal's head", unt)
 
 N = MSGS["nested.eml"]
 
