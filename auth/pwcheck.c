@@ -10,8 +10,12 @@
    connections in auth/failures, a fixed table of FT_N entries under an
    fcntl lock; every attempt from an address with recent failures first
    waits (the formula is at fail_delay). An attempt is counted before its
-   password is checked and taken back when it was right. Exit codes are checkpassword's: 1 refused, 2 misuse,
-   111 temporary trouble. */
+   password is checked and taken back when it was right; while it is in
+   flight it does not make the others from its address wait, up to
+   INFLIGHT_FREE of them (a client's several connections, the users
+   behind one NAT), and one in flight for INFLIGHT_STALE seconds was
+   killed before its verdict: a failure. Exit codes are checkpassword's:
+   1 refused, 2 misuse, 111 temporary trouble. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,12 +52,15 @@
 /* ---- the per-address failure table (auth/failures) ---- */
 
 #define FT_N 1024
+#define INFLIGHT_FREE 10     /* attempts in flight at once that make no other wait */
+#define INFLIGHT_STALE 120   /* s: longer than any wait (PWCHECK_MAXDELAY is capped below it) and check */
 typedef struct fentry_s fentry ;
 struct fentry_s
 {
   unsigned char ip[16] ;   /* IPv6, or IPv4 in its first 4 octets; all zero: no TCPREMOTEIP */
-  uint32_t count ;         /* failures, decayed at each update */
-  uint32_t is6 ;
+  uint32_t count ;         /* failures (attempts in flight included), decayed at each update */
+  uint16_t is6 ;
+  uint16_t inflight ;      /* attempts counted whose verdict is not known yet (0 in a table of older pwchecks) */
   uint64_t last ;          /* Unix time of the last update; 0: a free slot */
 } ;
 
@@ -108,7 +115,7 @@ static int ft_open (void)
 
 /* The address as counted: an IPv6 address by its /64 (what one host
    or one customer gets), an IPv4-mapped one as the IPv4 address it is. */
-static void ft_key (unsigned char *ip, uint32_t *is6)
+static void ft_key (unsigned char *ip, uint16_t *is6)
 {
   static unsigned char const mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff } ;
   memset(ip, 0, 16) ;
@@ -122,7 +129,7 @@ static void ft_key (unsigned char *ip, uint32_t *is6)
 static fentry *ft_find (void)
 {
   unsigned char ip[16] ;
-  uint32_t is6 ;
+  uint16_t is6 ;
   ft_key(ip, &is6) ;
   for (unsigned int i = 0 ; i < FT_N ; i++)
     if (table[i].last && table[i].is6 == is6 && !memcmp(table[i].ip, ip, 16)) return table + i ;
@@ -140,6 +147,8 @@ static void ft_write (int fd, fentry const *e)
 static void normalize (fentry *e, uint64_t now)
 {
   uint64_t halves = now > e->last ? (now - e->last) / cf.halflife : 0 ;
+  /* attempts in flight since before the stale limit were killed: failures */
+  if (now >= e->last + INFLIGHT_STALE) e->inflight = 0 ;
   if (!halves) return ;
   e->count = halves >= 32 ? 0 : e->count >> halves ;
   e->last += halves * cf.halflife ;
@@ -178,8 +187,13 @@ static uint64_t ft_attempt (uint64_t now)
     ft_key(e->ip, &e->is6) ;
     ft_before = 0 ;
   }
-  d = fail_delay(e->count) ;
+  {
+    /* the others in flight are not failures yet, up to INFLIGHT_FREE */
+    uint32_t mine = e->inflight < INFLIGHT_FREE ? e->inflight : INFLIGHT_FREE ;
+    d = fail_delay(e->count > mine ? e->count - mine : 0) ;
+  }
   if (e->count < 64) e->count++ ;
+  if (e->inflight < UINT16_MAX) e->inflight++ ;
   e->last = ft_mine = now ;
   ft_write(fd, e) ;
   fd_close(fd) ;
@@ -202,7 +216,24 @@ static void ft_success (uint64_t now)
     }
     else normalize(e, now) ;
     if (e->count) e->count-- ;
+    if (e->inflight) e->inflight-- ;
     if (!e->count) memset(e, 0, sizeof(fentry)) ;
+    ft_write(fd, e) ;
+  }
+  fd_close(fd) ;
+}
+
+/* The password was wrong: the attempt stays a failure, and is no longer
+   in flight. Done before the verdict leaves, so that no attempt after it
+   sees it in flight. */
+static void ft_failure (uint64_t now)
+{
+  int fd = ft_open() ;
+  fentry *e = ft_find() ;
+  if (e)
+  {
+    normalize(e, now) ;
+    if (e->inflight) e->inflight-- ;
     ft_write(fd, e) ;
   }
   fd_close(fd) ;
@@ -251,6 +282,7 @@ static char waitfmt[UINT64_FMT] = "0" ;
 static void refuse (char const *user, char const *why)
 {
   char ubuf[128] ;
+  ft_failure(time(0)) ;
   strerr_warni("refused user=", safe(user, ubuf, sizeof(ubuf)), " ip=", cf.ipstr, " wait=", waitfmt, " reason=", why) ;
   _exit(1) ;
 }
@@ -260,6 +292,7 @@ static void config (void)
   char const *x ;
   if (!tern_env_uint("PWCHECK_DELAY", &cf.delay, 500)) strerr_dief(111, "invalid PWCHECK_DELAY") ;
   if (!tern_env_uint("PWCHECK_MAXDELAY", &cf.maxdelay, 30000)) strerr_dief(111, "invalid PWCHECK_MAXDELAY") ;
+  if (cf.maxdelay > 60000) cf.maxdelay = 60000 ;   /* well below INFLIGHT_STALE */
   if (!tern_env_uint("PWCHECK_HALFLIFE", &cf.halflife, 600) || !cf.halflife) strerr_dief(111, "invalid PWCHECK_HALFLIFE") ;
   x = ucspi_get("REMOTEIP") ;
   if (!x) x = getenv("TCPREMOTEIP") ;

@@ -4,8 +4,8 @@
 # wrong password and an unknown user both exit 1 after the same crypt
 # work; misuse exits 2, trouble 111; failures per remote address (IPv6
 # per /64) make later attempts wait, each attempt counted before its
-# password is checked, in a bounded state file that keeps the addresses
-# with the most failures.
+# password is checked (attempts in flight, up to 10, make no other wait),
+# in a bounded state file that keeps the addresses with the most failures.
 
 import os, re
 import statistics
@@ -200,13 +200,45 @@ t.ok(seen, "an attempt counts as a failure while it waits, before its password i
 t.like(err.decode(), r"wait=3000 reason=password", "(it waited for the three before it)")
 t.is_(count_of("192.0.2.40"), 4, "a wrong password stays counted")
 
-# parallel attempts from one address each see the ones before them
+# attempts in flight do not make the others from their address wait (a
+# client's several connections, users behind one NAT), up to 10 of them;
+# once failed they count; one in flight for 120 s was killed: a failure
+ENTRY6 = struct.Struct("=16sIHHQ")   # the same 32 octets: is6 and the attempts in flight apart
+def put_entry(ip, count, inflight, age):
+    with open(state, "r+b") as f:
+        for i, x in enumerate(entries()):
+            if x[0] == ip4(ip) or not x[3]:
+                f.seek(i * 32)
+                f.write(ENTRY6.pack(ip4(ip), count, 0, inflight, int(time.time()) - age))
+                return
 procs = [subprocess.Popen(["sh", "-c", 'exec "$@" 3<"$0"', os.path.join(tmp, "par%d" % i), PWCHECK] + SHOW,
                           env=dict(inst.env, TCPREMOTEIP="192.0.2.41", **DELAY),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         for i in range(3) if open(os.path.join(tmp, "par%d" % i), "wb").write(b"demo@example.test\0demo\0\0")]
+res = [(p.wait(), waited(p.communicate()[1].decode())) for p in procs]
+t.is_(res, [(0, 0)] * 3, "three good logins at once from one address: none waits for the others")
+t.is_(count_of("192.0.2.41"), 0, "and they leave nothing counted")
+put_entry("192.0.2.43", 3, 3, 0)
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.43")
+t.ok(rc == 0 and waited(err) == 0, "three attempts in flight (count 3, 3 in flight): no wait", err)
+put_entry("192.0.2.43", 12, 12, 0)
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.43")
+t.is_(waited(err), 600, "twelve in flight: past the 10 that are free, the two others count (600 ms)")
+put_entry("192.0.2.43", 2, 2, 130)
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.43")
+t.is_(waited(err), 600, "two in flight for 130 s were killed before their verdicts: two failures (600 ms)")
+put_entry("192.0.2.44", 0, 0, 0)
+rc, out, err, dt = pwcheck("demo@example.test", "wrong", env=DELAY, ip="192.0.2.44")
+e = [x for x in map(ENTRY6.unpack, [ENTRY.pack(*x) for x in entries()]) if x[0] == ip4("192.0.2.44")]
+t.ok(rc == 1 and e and e[0][1] == 1 and e[0][3] == 0, "a wrong password: one failure, no longer in flight", e)
+procs = [subprocess.Popen(["sh", "-c", 'exec "$@" 3<"$0"', os.path.join(tmp, "par%d" % i), PWCHECK] + SHOW,
+                          env=dict(inst.env, TCPREMOTEIP="192.0.2.45", **DELAY),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
          for i in range(3) if open(os.path.join(tmp, "par%d" % i), "wb").write(b"demo@example.test\0wrong\0\0")]
-waits = sorted(waited(p.communicate()[1].decode()) for p in procs)
-t.is_(waits, [0, 300, 600], "three parallel attempts from one address wait 0, 300 and 600 ms, not 0 each")
+for p in procs:
+    p.communicate()
+rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.45")
+t.is_(waited(err), 1000, "after three wrong passwords at once, the next attempt waits for three failures (capped at 1000 ms)")
 
 # a right password takes its count back: a success changes nothing
 rc, out, err, dt = pwcheck("demo@example.test", "demo", env=DELAY, ip="192.0.2.42")
