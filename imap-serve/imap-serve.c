@@ -1026,6 +1026,11 @@ int main (int argc, char const *const *argv)
 {
   char const *x ;
   PROG = "imap-serve" ;
+  /* A fixed threshold: glibc raises it after a big mmapped block is
+     freed (the index build's), and LMDB's 3 MB of write-transaction
+     lists, allocated at each environment's open, then came from the heap
+     and stayed there, partly touched, for the rest of an idle session */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024) ;
   if (argc > 2) dieusage() ;
   if (!getuid() || !geteuid()) strerr_dief(100, "refusing to run as root: a checkpassword program must make this the mailbox owner") ;
   S.timeout = envnum("IMAP_TIMEOUT", 1800, 0) ;
