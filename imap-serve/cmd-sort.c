@@ -199,7 +199,7 @@ static int cmp (void const *a, void const *b)
     else
     {
       size_t l = u[k].len < w[k].len ? u[k].len : w[k].len ;
-      r = memcmp(X.pool.s + u[k].off, X.pool.s + w[k].off, l) ;
+      r = l ? memcmp(X.pool.s + u[k].off, X.pool.s + w[k].off, l) : 0 ;   /* the pool is null while every key is empty */
       if (!r) r = u[k].len < w[k].len ? -1 : u[k].len > w[k].len ;
     }
     if (r) return X.keys[k].rev ? -r : r ;
