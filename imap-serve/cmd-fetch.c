@@ -58,6 +58,11 @@ static unsigned int need ;                   /* NEED_* */
 #define NEED_SEEN 0x10      /* a body section that sets \Seen */
 #define NEED_PREVIEW 0x20   /* PREVIEW: the cache, the file when it lacks it */
 #define NEED_LAZY 0x40      /* PREVIEW (LAZY) alone: the cache only */
+/* what reads the cache entry: a part that opens the file learns the
+   header's fields too, and what it learns is added to the entry, which
+   must be there to be kept (else the entry is replaced, and the next
+   FETCH learns and writes it all again) */
+#define NEED_CACHE (NEED_FILE | NEED_HDR | NEED_STRUCT | NEED_PREVIEW | NEED_LAZY)
 
 static int kw (char const *s, size_t n, char const *w)
 {
@@ -700,13 +705,16 @@ void cmd_fetch (tern_imap_p *p)
       c->gotcache = 0 ;
       c->newcache.len = 0 ;
       c->newsize = TERN_SIZE_UNKNOWN ;
+      /* one message's file at a time (freed before the next): a small
+         one is read, not mapped (msgctx.c) */
+      c->readok = 1 ;
       if (tern_store_get(&S.st, u, &c->m) != 1) continue ;
       if (changedsince && c->m.modseq <= changedsince) { c->m.uid = 0 ; continue ; }
       if (c->m.namelen >= sizeof(c->name)) { c->m.uid = 0 ; continue ; }
       memcpy(c->name, c->m.name, c->m.namelen) ;
       c->name[c->m.namelen] = 0 ;
       c->m.name = c->name ;
-      if ((need & (NEED_HDR | NEED_STRUCT | NEED_PREVIEW | NEED_LAZY)) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
+      if ((need & NEED_CACHE) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
       {
         c->cache.len = 0 ;
         if (!stralloc_catb(&c->cache, cd, cl)) die_io("out-of-memory") ;
@@ -817,12 +825,13 @@ void fetch_unsolicited (tern_imap_p *p, uint32_t const *uids, size_t n)
     uint32_t msn = view_msn(uids[i]) ;
     memset(&c, 0, sizeof(c)) ;
     c.newsize = TERN_SIZE_UNKNOWN ;
+    c.readok = 1 ;
     if (!msn || !tern_store_rbegin(&S.st)) continue ;
     if (tern_store_get(&S.st, uids[i], &c.m) != 1 || c.m.namelen >= sizeof(c.name)) { tern_store_rend(&S.st) ; continue ; }
     memcpy(c.name, c.m.name, c.m.namelen) ;
     c.name[c.m.namelen] = 0 ;
     c.m.name = c.name ;
-    if ((need & (NEED_HDR | NEED_STRUCT)) && tern_store_cache_get(&S.st, uids[i], &cd, &cl) == 1)
+    if ((need & NEED_CACHE) && tern_store_cache_get(&S.st, uids[i], &cd, &cl) == 1)
     {
       if (!stralloc_catb(&c.cache, cd, cl)) die_io("out-of-memory") ;
       c.gotcache = 1 ;
