@@ -533,6 +533,40 @@ static int mt_forget (wctx *w)
   return 1 ;
 }
 
+/* Only the last event of a name tells what is there now: the earlier
+   ones are marked EV_OLD and not judged (on a busy folder most names
+   are already renamed again by the time their arrival is read). */
+#define EV_OLD 'x'
+
+static char const *evbase ;
+
+static int ev_cmp (void const *a, void const *b)
+{
+  size_t x = *(size_t const *)a, y = *(size_t const *)b ;
+  int c = (evbase[x] | 0x20) - (evbase[y] | 0x20) ;
+  if (!c) c = strcmp(evbase + x + 1, evbase + y + 1) ;
+  return c ? c : x < y ? -1 : x > y ;
+}
+
+static int ev_superseded (tern_store *st)
+{
+  genalloc off = GENALLOC_ZERO ;
+  size_t n ;
+  size_t *o ;
+  for (size_t i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
+    if (!genalloc_append(size_t, &off, &i)) { genalloc_free(size_t, &off) ; errno = ENOMEM ; return 0 ; }
+  n = genalloc_len(size_t, &off) ;
+  o = genalloc_s(size_t, &off) ;
+  evbase = st->evnames.s ;
+  if (n > 1) qsort(o, n, sizeof(size_t), &ev_cmp) ;
+  /* sorted by directory, name, then time: all but a group's last go */
+  for (size_t j = 0 ; j + 1 < n ; j++)
+    if ((evbase[o[j]] | 0x20) == (evbase[o[j+1]] | 0x20) && !strcmp(evbase + o[j] + 1, evbase + o[j+1] + 1))
+      st->evnames.s[o[j]] = EV_OLD ;
+  genalloc_free(size_t, &off) ;
+  return 1 ;
+}
+
 static int sync_events (tern_store *st)
 {
   stralloc names = STRALLOC_ZERO ;
@@ -543,10 +577,13 @@ static int sync_events (tern_store *st)
   if (!drain(st)) return -1 ;
   if (st->evdirty) return 2 ;
   if (!st->evnames.len) return 0 ;
+  if (!ev_superseded(st)) return -1 ;
   if (!tern_store_rbegin(st)) return -1 ;
   for (i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
   {
-    int k = event_known(st->rtxn, st, ev_incur(st->evnames.s[i]), ev_arrived(st->evnames.s[i]), st->evnames.s + i + 1) ;
+    int k ;
+    if (st->evnames.s[i] == EV_OLD) continue ;
+    k = event_known(st->rtxn, st, ev_incur(st->evnames.s[i]), ev_arrived(st->evnames.s[i]), st->evnames.s + i + 1) ;
     if (k < 0) { tern_store_rend(st) ; return -1 ; }
     if (!k) { work = 1 ; break ; }
   }
@@ -565,6 +602,7 @@ static int sync_events (tern_store *st)
       char const *nm = st->evnames.s + i + 1 ;
       size_t len = strlen(nm), ul = tern_maildir_uniqlen(nm, len) ;
       int there ;
+      if (st->evnames.s[i] == EV_OLD) continue ;
       if (!ul || ul > 511 || memchr(nm, '\n', len) || nm[0] == '.') continue ;
       {
         int k = event_known(w.txn, st, incur, ev_arrived(st->evnames.s[i]), nm) ;
