@@ -596,7 +596,7 @@ void cmd_fetch (tern_imap_p *p)
   uint64_t changedsince = 0 ;
   int vanished = 0, missing = 0, unknowncte = 0, dollar ;
   mctx *batch = 0 ;
-  size_t nu ;
+  size_t nu, nbatch = 0 ;
   genalloc_setlen(item, &items, 0) ;
   labels.len = 0 ;
   fieldnames.len = 0 ;
@@ -689,7 +689,10 @@ void cmd_fetch (tern_imap_p *p)
     }
   }
 
-  batch = calloc(BATCH, sizeof(mctx)) ;
+  /* no more entries than messages: 256 of them are 188 KiB, which
+     malloc maps and unmaps at each command */
+  nbatch = nu < BATCH ? nu : BATCH ;
+  batch = calloc(nbatch ? nbatch : 1, sizeof(mctx)) ;
   if (!batch) die_io("out-of-memory") ;
   for (size_t b = 0 ; b < nu ; b += BATCH)
   {
@@ -763,7 +766,7 @@ void cmd_fetch (tern_imap_p *p)
  end:
   if (batch)
   {
-    for (size_t i = 0 ; i < BATCH ; i++) { stralloc_free(&batch[i].cache) ; stralloc_free(&batch[i].newcache) ; }
+    for (size_t i = 0 ; i < nbatch ; i++) { stralloc_free(&batch[i].cache) ; stralloc_free(&batch[i].newcache) ; }
     free(batch) ;
   }
   genalloc_free(tern_imap_range, &ranges) ;
