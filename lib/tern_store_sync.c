@@ -5,8 +5,9 @@
    again when its mtime is not the one the index recorded after its last
    full reading, or when that one is less than a second old (DESIGN.md:
    timestamps are coarser than changes). With inotify, each event names a
-   file: that file alone is looked at; an overflowed queue means both
-   directories are read again. A file already in the index at its name
+   file: only a name's last event counts, and only one the index does not
+   already agree with costs a look at that file (event_known); an
+   overflowed queue means both directories are read again. A file already in the index at its name
    costs a lookup; only what the index does not know takes the lock.
    No message file is ever parsed here: flags come from names, sizes
    from ",W=", dates from stat(2). */
