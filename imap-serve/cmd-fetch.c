@@ -58,6 +58,11 @@ static unsigned int need ;                   /* NEED_* */
 #define NEED_SEEN 0x10      /* a body section that sets \Seen */
 #define NEED_PREVIEW 0x20   /* PREVIEW: the cache, the file when it lacks it */
 #define NEED_LAZY 0x40      /* PREVIEW (LAZY) alone: the cache only */
+/* what reads the cache entry: a part that opens the file learns the
+   header's fields too, and what it learns is added to the entry, which
+   must be there to be kept (else the entry is replaced, and the next
+   FETCH learns and writes it all again) */
+#define NEED_CACHE (NEED_FILE | NEED_HDR | NEED_STRUCT | NEED_PREVIEW | NEED_LAZY)
 
 static int kw (char const *s, size_t n, char const *w)
 {
@@ -591,7 +596,7 @@ void cmd_fetch (tern_imap_p *p)
   uint64_t changedsince = 0 ;
   int vanished = 0, missing = 0, unknowncte = 0, dollar ;
   mctx *batch = 0 ;
-  size_t nu ;
+  size_t nu, nbatch = 0 ;
   genalloc_setlen(item, &items, 0) ;
   labels.len = 0 ;
   fieldnames.len = 0 ;
@@ -684,7 +689,10 @@ void cmd_fetch (tern_imap_p *p)
     }
   }
 
-  batch = calloc(BATCH, sizeof(mctx)) ;
+  /* no more entries than messages: 256 of them are 188 KiB, which
+     malloc maps and unmaps at each command */
+  nbatch = nu < BATCH ? nu : BATCH ;
+  batch = calloc(nbatch ? nbatch : 1, sizeof(mctx)) ;
   if (!batch) die_io("out-of-memory") ;
   for (size_t b = 0 ; b < nu ; b += BATCH)
   {
@@ -700,13 +708,16 @@ void cmd_fetch (tern_imap_p *p)
       c->gotcache = 0 ;
       c->newcache.len = 0 ;
       c->newsize = TERN_SIZE_UNKNOWN ;
+      /* one message's file at a time (freed before the next): a small
+         one is read, not mapped (msgctx.c) */
+      c->readok = 1 ;
       if (tern_store_get(&S.st, u, &c->m) != 1) continue ;
       if (changedsince && c->m.modseq <= changedsince) { c->m.uid = 0 ; continue ; }
       if (c->m.namelen >= sizeof(c->name)) { c->m.uid = 0 ; continue ; }
       memcpy(c->name, c->m.name, c->m.namelen) ;
       c->name[c->m.namelen] = 0 ;
       c->m.name = c->name ;
-      if ((need & (NEED_HDR | NEED_STRUCT | NEED_PREVIEW | NEED_LAZY)) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
+      if ((need & NEED_CACHE) && tern_store_cache_get(&S.st, u, &cd, &cl) == 1)
       {
         c->cache.len = 0 ;
         if (!stralloc_catb(&c->cache, cd, cl)) die_io("out-of-memory") ;
@@ -755,7 +766,7 @@ void cmd_fetch (tern_imap_p *p)
  end:
   if (batch)
   {
-    for (size_t i = 0 ; i < BATCH ; i++) { stralloc_free(&batch[i].cache) ; stralloc_free(&batch[i].newcache) ; }
+    for (size_t i = 0 ; i < nbatch ; i++) { stralloc_free(&batch[i].cache) ; stralloc_free(&batch[i].newcache) ; }
     free(batch) ;
   }
   genalloc_free(tern_imap_range, &ranges) ;
@@ -817,12 +828,13 @@ void fetch_unsolicited (tern_imap_p *p, uint32_t const *uids, size_t n)
     uint32_t msn = view_msn(uids[i]) ;
     memset(&c, 0, sizeof(c)) ;
     c.newsize = TERN_SIZE_UNKNOWN ;
+    c.readok = 1 ;
     if (!msn || !tern_store_rbegin(&S.st)) continue ;
     if (tern_store_get(&S.st, uids[i], &c.m) != 1 || c.m.namelen >= sizeof(c.name)) { tern_store_rend(&S.st) ; continue ; }
     memcpy(c.name, c.m.name, c.m.namelen) ;
     c.name[c.m.namelen] = 0 ;
     c.m.name = c.name ;
-    if ((need & (NEED_HDR | NEED_STRUCT)) && tern_store_cache_get(&S.st, uids[i], &cd, &cl) == 1)
+    if ((need & NEED_CACHE) && tern_store_cache_get(&S.st, uids[i], &cd, &cl) == 1)
     {
       if (!stralloc_catb(&c.cache, cd, cl)) die_io("out-of-memory") ;
       c.gotcache = 1 ;

@@ -332,10 +332,12 @@ static void net_fill (tain const *deadline, int idle)
     ipos = 0 ;
   }
   o_flush() ;
-  if (idle && ipos == ilen) trim_idle() ;
-  /* idle for IDLESOON seconds with a folder selected: the index's pages
-     are unmapped too (a client between commands reads them again) */
-  int soon = idle && ipos == ilen && S.selected ;
+  /* idle for IDLESOON seconds: the memory goes back (trim_idle), and
+     with a folder selected the index's pages are unmapped too (a client
+     between commands reads them again). Not at once: a busy client's
+     next command comes within milliseconds, and the trim costs it an
+     open(2) of /proc/self/maps and a few madvise(2) each time. */
+  int soon = idle && ipos == ilen ;
   tain soontime ;
   for (;;)
   {
@@ -366,8 +368,8 @@ static void net_fill (tain const *deadline, int idle)
     }
     if (!r && soon)
     {
-      tern_store_unmap_pages(&S.st) ;
-      tern_mem_trim() ;
+      if (S.selected) { tern_store_unmap_pages(&S.st) ; trimmed = 0 ; }
+      trim_idle() ;
       soon = 0 ;
       continue ;
     }

@@ -96,7 +96,7 @@ struct tern_store_s
   int wnew, wcur ;        /* its watches */
   int evdirty ;           /* an event queue overflow: rescan both */
   int evprimed ;          /* the mtimes were checked after the watches: events from now on */
-  stralloc evnames ;      /* pending event names: dir octet ('n' or 'c'), name, NUL */
+  stralloc evnames ;      /* pending event names: dir octet ('n' or 'c' for an arrival, 'N' or 'C' a departure), name, NUL */
   stralloc kw ;           /* keyword names, each NUL-terminated, in index order */
   unsigned int nkw ;
   stralloc scratch ;

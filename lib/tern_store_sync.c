@@ -5,8 +5,9 @@
    again when its mtime is not the one the index recorded after its last
    full reading, or when that one is less than a second old (DESIGN.md:
    timestamps are coarser than changes). With inotify, each event names a
-   file: that file alone is looked at; an overflowed queue means both
-   directories are read again. A file already in the index at its name
+   file: only a name's last event counts, and only one the index does not
+   already agree with costs a look at that file (event_known); an
+   overflowed queue means both directories are read again. A file already in the index at its name
    costs a lookup; only what the index does not know takes the lock.
    No message file is ever parsed here: flags come from names, sizes
    from ",W=", dates from stat(2). */
@@ -475,7 +476,10 @@ static int drain (tern_store *st)
       if (!ev->len || st->evdirty) continue ;
       if (st->evnames.len > (4u << 20)) { st->evdirty = 1 ; st->evnames.len = 0 ; continue ; }
       {
+        /* the directory, in lower case for an arrival (IN_CREATE,
+           IN_MOVED_TO), upper case for a departure */
         char d = ev->wd == st->wcur ? 'c' : 'n' ;
+        if (!(ev->mask & (IN_CREATE | IN_MOVED_TO))) d -= 'a' - 'A' ;
         if (!stralloc_catb(&st->evnames, &d, 1) || !stralloc_cats(&st->evnames, ev->name) || !stralloc_0(&st->evnames)) return 0 ;
       }
     }
@@ -484,18 +488,84 @@ static int drain (tern_store *st)
 
 /* Does an event need work? Not when the index has the file at that name
    and it is there, nor when the file is gone and the index has it
-   elsewhere (an old event). In a read transaction. */
-static int event_known (tern_store *st, unsigned int incur, char const *name)
+   elsewhere (an old event). Under txn (read or write).
+   An arrival at a name the index has, or a departure from a name it
+   does not have, agrees with the index without a look at the disk:
+   what happened to that name since is a later event, judged in its
+   turn. That is the common case, the renames and expunges of the
+   folder's other sessions, which recorded them before we read their
+   events; only the others cost a stat(2). 1 known, 0 work, -1 error. */
+static int event_known (MDB_txn *txn, tern_store *st, unsigned int incur, int arrived, char const *name)
 {
   size_t len = strlen(name), ul = tern_maildir_uniqlen(name, len) ;
-  tern_msg m ;
+  char const *old ;
   uint32_t uid ;
-  int there = exists(st, incur, name, 0) ;
-  int k = lookup(st->rtxn, st, name, ul, &uid) ;
-  if (k <= 0) return !there && !k ;
-  if (tern_store_get(st, uid, &m) != 1) return !there ;
-  if (m.incur == incur && m.namelen == len && !memcmp(m.name, name, len)) return there ;
-  return !there ;
+  rec rc ;
+  int k = lookup(txn, st, name, ul, &uid), there, here = 0, got = 0 ;
+  if (k < 0) return -1 ;
+  if (k)
+  {
+    got = tern_store__getrec(txn, st, uid, &rc, &old) ;
+    if (got < 0) return -1 ;
+    here = got && rc.incur == incur && rc.namelen == len && !memcmp(old, name, len) ;
+  }
+  if (arrived ? here : !here) return 1 ;
+  there = exists(st, incur, name, 0) ;
+  if (!k || !got) return !there ;
+  return here ? there : !there ;
+}
+
+/* The event at evnames.s[i]: its directory, and whether it is an arrival. */
+static unsigned int ev_incur (char d) { return d == 'c' || d == 'C' ; }
+static int ev_arrived (char d) { return d == 'c' || d == 'n' ; }
+
+/* The recorded mtimes of both directories made untrusted (0), if not
+   already. */
+static int mt_forget (wctx *w)
+{
+  static char const *const key[2] = { M_NEWMT, M_CURMT } ;
+  for (unsigned int j = 0 ; j < 2 ; j++)
+  {
+    uint64_t v = 0 ;
+    int r = tern_store__meta_get(w->txn, w->st->dmeta, key[j], &v) ;
+    if (r < 0) return 0 ;
+    if ((!r || v) && !tern_store__meta_put(w->txn, w->st->dmeta, key[j], 0)) return 0 ;
+  }
+  return 1 ;
+}
+
+/* Only the last event of a name tells what is there now: the earlier
+   ones are marked EV_OLD and not judged (on a busy folder most names
+   are already renamed again by the time their arrival is read). */
+#define EV_OLD 'x'
+
+static char const *evbase ;
+
+static int ev_cmp (void const *a, void const *b)
+{
+  size_t x = *(size_t const *)a, y = *(size_t const *)b ;
+  int c = (evbase[x] | 0x20) - (evbase[y] | 0x20) ;
+  if (!c) c = strcmp(evbase + x + 1, evbase + y + 1) ;
+  return c ? c : x < y ? -1 : x > y ;
+}
+
+static int ev_superseded (tern_store *st)
+{
+  genalloc off = GENALLOC_ZERO ;
+  size_t n ;
+  size_t *o ;
+  for (size_t i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
+    if (!genalloc_append(size_t, &off, &i)) { genalloc_free(size_t, &off) ; errno = ENOMEM ; return 0 ; }
+  n = genalloc_len(size_t, &off) ;
+  o = genalloc_s(size_t, &off) ;
+  evbase = st->evnames.s ;
+  if (n > 1) qsort(o, n, sizeof(size_t), &ev_cmp) ;
+  /* sorted by directory, name, then time: all but a group's last go */
+  for (size_t j = 0 ; j + 1 < n ; j++)
+    if ((evbase[o[j]] | 0x20) == (evbase[o[j+1]] | 0x20) && !strcmp(evbase + o[j] + 1, evbase + o[j+1] + 1))
+      st->evnames.s[o[j]] = EV_OLD ;
+  genalloc_free(size_t, &off) ;
+  return 1 ;
 }
 
 static int sync_events (tern_store *st)
@@ -508,22 +578,40 @@ static int sync_events (tern_store *st)
   if (!drain(st)) return -1 ;
   if (st->evdirty) return 2 ;
   if (!st->evnames.len) return 0 ;
+  if (!ev_superseded(st)) return -1 ;
   if (!tern_store_rbegin(st)) return -1 ;
   for (i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
-    if (!event_known(st, st->evnames.s[i] == 'c', st->evnames.s + i + 1)) { work = 1 ; break ; }
+  {
+    int k ;
+    if (st->evnames.s[i] == EV_OLD) continue ;
+    k = event_known(st->rtxn, st, ev_incur(st->evnames.s[i]), ev_arrived(st->evnames.s[i]), st->evnames.s + i + 1) ;
+    if (k < 0) { tern_store_rend(st) ; return -1 ; }
+    if (!k) { work = 1 ; break ; }
+  }
   tern_store_rend(st) ;
   if (!work) { st->evnames.len = 0 ; return 0 ; }
+  /* (usually another session's change, renamed but not yet committed:
+     the lock waits for its commit, after which it is known) */
   if (!tern_store__wbegin(st, &w)) return -1 ;
+  work = 0 ;
   /* first the files that are there, then the ones that went (deleted
      by delete_gone, which looks for them once more) */
   for (int pass = 0 ; pass < 2 ; pass++)
     for (i = 0 ; i < st->evnames.len ; i += strlen(st->evnames.s + i + 1) + 2)
     {
-      unsigned int incur = st->evnames.s[i] == 'c' ;
+      unsigned int incur = ev_incur(st->evnames.s[i]) ;
       char const *nm = st->evnames.s + i + 1 ;
       size_t len = strlen(nm), ul = tern_maildir_uniqlen(nm, len) ;
-      int there = exists(st, incur, nm, 0) ;
+      int there ;
+      if (st->evnames.s[i] == EV_OLD) continue ;
       if (!ul || ul > 511 || memchr(nm, '\n', len) || nm[0] == '.') continue ;
+      {
+        int k = event_known(w.txn, st, incur, ev_arrived(st->evnames.s[i]), nm) ;
+        if (k < 0) goto err ;
+        if (k) continue ;
+      }
+      work = 1 ;
+      there = exists(st, incur, nm, 0) ;
       if (!pass && there)
       {
         int k = settle(&w, incur, nm, len) ;
@@ -573,8 +661,9 @@ static int sync_events (tern_store *st)
   }
   if (!add_found(&w, &names, &fl)) goto err ;
   /* other programs changed the directories: the next process without
-     our events must read them */
-  if (!tern_store__meta_put(w.txn, st->dmeta, M_NEWMT, 0) || !tern_store__meta_put(w.txn, st->dmeta, M_CURMT, 0)) goto err ;
+     our events must read them (written only then: a transaction that
+     wrote nothing commits without a sync) */
+  if (work && !mt_forget(&w)) goto err ;
   if (!tern_store__wcommit(&w)) goto errc ;
   st->evnames.len = 0 ;
   ok = 1 ;
