@@ -468,6 +468,7 @@ struct lentry_s
   unsigned int subscribed : 1 ;
   unsigned int children : 1 ;
   unsigned int subchild : 1 ;   /* a subscribed name below it */
+  unsigned int raw : 1 ;        /* names_to_wire left it as on the disk (not modified UTF-7) */
   unsigned int use ;
 } ;
 
@@ -587,6 +588,7 @@ static int names_to_wire (stralloc *names, genalloc *ents)
       if (errno != EINVAL) { stralloc_free(&w) ; return 0 ; }
       w.len = start ;
       if (!stralloc_catb(&w, names->s + e->name, e->len)) { stralloc_free(&w) ; return 0 ; }
+      e->raw = 1 ;
     }
     e->name = start ;
     e->len = w.len - start ;
@@ -632,7 +634,14 @@ static void list_entry (lentry const *e, char const *nm, unsigned int sel, unsig
   if (ret & RET_STATUS && e->real)
   {
     stralloc d = STRALLOC_ZERO ;
-    if (!stralloc_catb(&d, nm, e->len) || !mailbox_to_disk(&d, 0)) die_io("out-of-memory") ;
+    /* the disk's name: converted back, unless it went out as it is */
+    if (!stralloc_catb(&d, nm, e->len)) die_io("out-of-memory") ;
+    if (!e->raw && !mailbox_to_disk(&d, 0))
+    {
+      if (errno != EINVAL) die_io("out-of-memory") ;
+      d.len = 0 ;
+      if (!stralloc_catb(&d, nm, e->len)) die_io("out-of-memory") ;
+    }
     status_line(d.s, d.len, items, 0) ;
     stralloc_free(&d) ;
   }

@@ -99,6 +99,15 @@ t.ok(not any("x" in d and "yz" in d for d in disk()), "and nothing created", dis
 unt, r = c.cmd("NOOP")
 t.ok(" OK " in r, "the session goes on")
 
+# a name outside modified UTF-7 ("&" without its "-"): such a folder is
+# not listed (tern_folder_list), a subscription to it is, as it is
+with open(os.path.join(MD, "subscriptions"), "a") as f:
+    f.write("odd&name\n")
+inst.chown_all()
+unt, r = c.cmd('LIST (SUBSCRIBED) "" "odd*" RETURN (STATUS (MESSAGES))')
+t.ok(r.split()[1] == "OK" and any(u.startswith("* LIST (") and u.endswith('"odd&name"') for u in unt),
+     "a subscription whose name is not modified UTF-7: listed as it is, the session goes on", (unt, r))
+
 # a client that never enables it still sees modified UTF-7
 c2 = ternlib.ImapConn(port)
 c2.cmd("LOGIN demo@example.test demo")
