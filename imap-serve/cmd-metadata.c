@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <skalibs/types.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/stralloc.h>
@@ -33,8 +34,7 @@
 #define METADATA_TOTALMAX (1 << 20)  /* octets of a user's names and values together */
 #define METADATA_NAMEMAX 1024        /* octets of an entry name */
 
-typedef struct rec_s rec ;
-struct rec_s { size_t mbox, mlen, entry, elen, val, vlen ; } ;
+typedef metarec rec ;
 
 typedef struct meta_s meta ;
 struct meta_s
@@ -55,34 +55,52 @@ static int meta_path (stralloc *sa, char const *suffix)
   return stralloc_cats(sa, S.root) && stralloc_cats(sa, "/tern-metadata") && stralloc_cats(sa, suffix) && stralloc_0(sa) ;
 }
 
-/* The file into m: 1 (none is empty), or 0 with errno (EILSEQ: not ours) */
-static int meta_read (meta *m)
+/* The file: raw, and its records as offsets into it, in recs: 1 (none
+   is empty), or 0 with errno (EILSEQ: not ours, or larger than anything
+   SETMETADATA writes; it is not read then). NOTIFY reads it too. */
+int metadata_load (stralloc *raw, genalloc *recs)
 {
   stralloc p = STRALLOC_ZERO ;
+  struct stat st ;
   size_t i = 0 ;
-  int ok ;
+  ssize_t r ;
+  int fd ;
+  raw->len = 0 ;
+  genalloc_setlen(rec, recs, 0) ;
   if (!meta_path(&p, "")) die_io("out-of-memory") ;
-  ok = openslurpclose(&m->raw, p.s) ;
+  fd = open_read(p.s) ;
   stralloc_free(&p) ;
-  if (!ok) return errno == ENOENT ;
-  if (m->raw.len > 2 * METADATA_TOTALMAX) return (errno = EILSEQ, 0) ;
-  while (i < m->raw.len)
+  if (fd < 0) return errno == ENOENT ;
+  if (fstat(fd, &st) < 0) { fd_close(fd) ; return 0 ; }
+  if (st.st_size > 2 * METADATA_TOTALMAX) { fd_close(fd) ; return (errno = EILSEQ, 0) ; }
+  if (!stralloc_ready(raw, st.st_size + 1)) die_io("out-of-memory") ;
+  r = allread(fd, raw->s, st.st_size + 1) ;   /* one more: grown meanwhile */
+  fd_close(fd) ;
+  if (r < 0) return 0 ;
+  if (r > st.st_size) return (errno = EILSEQ, 0) ;
+  raw->len = r ;
+  while (i < raw->len)
   {
-    rec r ;
+    rec c ;
     uint64_t n ;
     size_t k ;
-    char const *s = m->raw.s ;
-    r.mbox = i ; r.mlen = strnlen(s + i, m->raw.len - i) ; i += r.mlen + 1 ;
-    if (i >= m->raw.len) return (errno = EILSEQ, 0) ;
-    r.entry = i ; r.elen = strnlen(s + i, m->raw.len - i) ; i += r.elen + 1 ;
-    if (i >= m->raw.len) return (errno = EILSEQ, 0) ;
+    char const *s = raw->s ;
+    c.mbox = i ; c.mlen = strnlen(s + i, raw->len - i) ; i += c.mlen + 1 ;
+    if (i >= raw->len) return (errno = EILSEQ, 0) ;
+    c.entry = i ; c.elen = strnlen(s + i, raw->len - i) ; i += c.elen + 1 ;
+    if (i >= raw->len) return (errno = EILSEQ, 0) ;
     k = uint64_scan(s + i, &n) ;
-    if (!k || i + k >= m->raw.len || s[i + k] || n > m->raw.len - (i + k + 1)) return (errno = EILSEQ, 0) ;
+    if (!k || i + k >= raw->len || s[i + k] || n > raw->len - (i + k + 1)) return (errno = EILSEQ, 0) ;
     i += k + 1 ;
-    r.val = i ; r.vlen = n ; i += n ;
-    if (!genalloc_append(rec, &m->recs, &r)) die_io("out-of-memory") ;
+    c.val = i ; c.vlen = n ; i += n ;
+    if (!genalloc_append(rec, recs, &c)) die_io("out-of-memory") ;
   }
   return 1 ;
+}
+
+static int meta_read (meta *m)
+{
+  return metadata_load(&m->raw, &m->recs) ;
 }
 
 static void rec_put (stralloc *sa, char const *mb, size_t ml, char const *e, size_t el, char const *v, size_t vl)

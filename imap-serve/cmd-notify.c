@@ -662,36 +662,24 @@ static uint64_t fnv (char const *s, size_t n)
   return h ;
 }
 
-/* cmd-metadata.c's file, tern-metadata ("mailbox NUL entry NUL length
-   NUL value" records), as keys and hashes of the values, into sa: 1, or
-   0 when it cannot be read. The values are not kept. */
+/* cmd-metadata.c's file as keys and hashes of the values, into sa
+   ("mailbox NUL entry NUL" then 8 octets): 1, or 0 when it cannot be
+   read. The values are not kept. */
 static int meta_keys (stralloc *sa)
 {
-  stralloc raw = STRALLOC_ZERO, p = STRALLOC_ZERO ;
-  size_t i = 0 ;
-  int ok ;
+  stralloc raw = STRALLOC_ZERO ;
+  genalloc recs = GENALLOC_ZERO ;   /* metarec */
+  int ok = metadata_load(&raw, &recs) ;
   sa->len = 0 ;
-  if (!stralloc_cats(&p, S.root) || !stralloc_cats(&p, "/tern-metadata") || !stralloc_0(&p)) die_io("out-of-memory") ;
-  ok = openslurpclose(&raw, p.s) ;
-  stralloc_free(&p) ;
-  if (!ok) return errno == ENOENT ;
-  ok = raw.len <= (2u << 20) ;
-  while (ok && i < raw.len)
+  for (size_t i = 0 ; ok && i < genalloc_len(metarec, &recs) ; i++)
   {
-    size_t ml = strnlen(raw.s + i, raw.len - i), m = i, el, e, k ;
-    uint64_t n, h ;
-    i += ml + 1 ;
-    if (i >= raw.len) { ok = 0 ; break ; }
-    e = i ; el = strnlen(raw.s + i, raw.len - i) ; i += el + 1 ;
-    if (i >= raw.len) { ok = 0 ; break ; }
-    k = uint64_scan(raw.s + i, &n) ;
-    if (!k || i + k >= raw.len || raw.s[i + k] || n > raw.len - (i + k + 1)) { ok = 0 ; break ; }
-    i += k + 1 ;
-    h = fnv(raw.s + i, n) ;
-    i += n ;
-    if (!stralloc_catb(sa, raw.s + m, ml + 1) || !stralloc_catb(sa, raw.s + e, el + 1) || !stralloc_catb(sa, (char const *)&h, 8)) die_io("out-of-memory") ;
+    metarec const *r = genalloc_s(metarec, &recs) + i ;
+    uint64_t h = fnv(raw.s + r->val, r->vlen) ;
+    if (!stralloc_catb(sa, raw.s + r->mbox, r->mlen + 1) || !stralloc_catb(sa, raw.s + r->entry, r->elen + 1)
+     || !stralloc_catb(sa, (char const *)&h, 8)) die_io("out-of-memory") ;
   }
   stralloc_free(&raw) ;
+  genalloc_free(metarec, &recs) ;
   if (!ok) sa->len = 0 ;
   return ok ;
 }

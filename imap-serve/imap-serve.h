@@ -191,7 +191,10 @@ extern void quota_load (void) ;
 /* may octets in messages more go in? 1, or 0 after NO [OVERQUOTA] */
 extern int quota_check (tern_store *, uint64_t, uint64_t) ;
 
-/* ---- cmd-metadata.c: a folder's entries follow RENAME, go with DELETE ---- */
+/* ---- cmd-metadata.c: the tern-metadata file; a folder's entries follow RENAME, go with DELETE ---- */
+typedef struct metarec_s metarec ;
+struct metarec_s { size_t mbox, mlen, entry, elen, val, vlen ; } ;   /* offsets into the file */
+extern int metadata_load (stralloc *, genalloc *) ;
 extern void meta_rename (char const *, size_t, char const *, size_t) ;
 extern void meta_delete (char const *, size_t) ;
 
