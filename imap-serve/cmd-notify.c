@@ -655,13 +655,6 @@ static void say_selected (int inidle)
 
 /* ---- METADATA's entries (5.6, 5.7) ---- */
 
-static uint64_t fnv (char const *s, size_t n)
-{
-  uint64_t h = 14695981039346656037ULL ;
-  for (size_t i = 0 ; i < n ; i++) { h ^= (unsigned char)s[i] ; h *= 1099511628211ULL ; }
-  return h ;
-}
-
 /* cmd-metadata.c's file as keys and hashes of the values, into sa
    ("mailbox NUL entry NUL" then 8 octets): 1, or 0 when it cannot be
    read. The values are not kept. */
@@ -674,7 +667,7 @@ static int meta_keys (stralloc *sa)
   for (size_t i = 0 ; ok && i < genalloc_len(metarec, &recs) ; i++)
   {
     metarec const *r = genalloc_s(metarec, &recs) + i ;
-    uint64_t h = fnv(raw.s + r->val, r->vlen) ;
+    uint64_t h = tern_fnv1a(raw.s + r->val, r->vlen) ;
     if (!stralloc_catb(sa, raw.s + r->mbox, r->mlen + 1) || !stralloc_catb(sa, raw.s + r->entry, r->elen + 1)
      || !stralloc_catb(sa, (char const *)&h, 8)) die_io("out-of-memory") ;
   }

@@ -99,18 +99,11 @@ static int next_msgid (char const *s, size_t len, size_t *pos, ref *out)
   return 0 ;
 }
 
-static uint64_t hash (char const *s, size_t n)
-{
-  uint64_t h = 14695981039346656037ULL ;
-  for (size_t i = 0 ; i < n ; i++) { h ^= (unsigned char)s[i] ; h *= 1099511628211ULL ; }
-  return h ;
-}
-
 /* The container of an ID (case-sensitive, RFC 5256), made a dummy if new */
 static uint32_t id_cont (size_t off, size_t len)
 {
   size_t mask = X.tsize - 1 ;
-  size_t h = hash(X.pool.s + off, len) & mask ;
+  size_t h = tern_fnv1a(X.pool.s + off, len) & mask ;
   cont c = { .rec = NONE, .parent = NONE, .child = NONE, .last = NONE, .prev = NONE, .next = NONE, .id = off, .idlen = len } ;
   for (;; h = (h + 1) & mask)
   {
@@ -308,7 +301,7 @@ static uint32_t references (void)
         if (C(c)->parent != root) continue ;   /* merged into another */
         thread_subject(c, &s, &sl, &reply) ;
         if (!sl) continue ;
-        for (h = hash(X.pool.s + s, sl) & (ts - 1) ; ; h = (h + 1) & (ts - 1))
+        for (h = tern_fnv1a(X.pool.s + s, sl) & (ts - 1) ; ; h = (h + 1) & (ts - 1))
         {
           e = ht + h ;
           if (!e->sl || (e->sl == sl && !memcmp(X.pool.s + e->s, X.pool.s + s, sl))) break ;

@@ -431,4 +431,7 @@ extern int tern_mailbox_sane (char const *, size_t) ;
    imap-serve going idle): memory every idle connection would keep. */
 extern void tern_mem_trim (void) ;
 
+/* the 64-bit FNV-1a hash (tern_fnv1a.c) */
+extern uint64_t tern_fnv1a (char const *, size_t) ;
+
 #endif
