@@ -36,9 +36,10 @@ struct node_s
   unsigned int kind ;
   unsigned int cost ;     /* 0 index, 1 cache, 2 file */
   uint64_t n ;            /* a flag bit, a keyword, a size, a day, a MODSEQ */
-  char ctype ;            /* K_CACHED: the cache field */
+  char ctype ;            /* K_CACHED: the cache field; K_BODY, K_TEXT: 'i' candidates from the search index, 't' stored texts only */
   size_t s, slen ;        /* the string, folded, in strs */
-  size_t f, flen ;        /* K_HEADER: the field name in strs */
+  size_t f, flen ;        /* K_HEADER: the field name in strs; K_BODY, K_TEXT: the string lowercased (0: not ASCII) */
+  int fi ;                /* K_BODY, K_TEXT: its place among the keys answered from stored texts, or -1 */
   size_t set ;            /* K_UID, K_SEQ: first range in sets */
   size_t nset ;
   uint32_t child ;        /* first child */
@@ -54,6 +55,9 @@ static genalloc sets = GENALLOC_ZERO ;    /* tern_imap_range */
 static int usedmodseq ;
 static int usedcache ;                    /* a key the cache answers: entries read with the records */
 static genalloc cands = GENALLOC_ZERO ;   /* uint32_t: the search index's candidates of the BODY and TEXT keys */
+#define NFT 8                              /* BODY and TEXT keys answered from stored texts, at most */
+static uint32_t ftnode[NFT] ;              /* those keys */
+static unsigned int nft ;
 
 #define N(i) (genalloc_s(node, &nodes) + (i))
 
@@ -64,7 +68,7 @@ static int kw (char const *s, size_t n, char const *w)
 
 static uint32_t newnode (unsigned int kind, unsigned int cost)
 {
-  node x = { .kind = kind, .cost = cost, .child = NONE, .next = NONE } ;
+  node x = { .kind = kind, .cost = cost, .fi = -1, .child = NONE, .next = NONE } ;
   if (genalloc_len(node, &nodes) >= NODEMAX) return NONE ;
   if (cost == 1) usedcache = 1 ;
   if (!genalloc_append(node, &nodes, &x)) die_io("out-of-memory") ;
@@ -377,8 +381,23 @@ struct sctx_s
   mctx c ;
   uint32_t msn ;
   int cacheread ;
+  signed char const *ft ;   /* each of ftnode's answers from the stored texts: 1, 0, or -1 for none */
   stralloc scratch ;
 } ;
+
+/* Whether the search index lets uid match a BODY or TEXT key */
+static int fts_cand (node const *x, uint32_t uid)
+{
+  uint32_t const *u = genalloc_s(uint32_t, &cands) + x->set ;
+  size_t lo = 0, hi = x->nset ;
+  if (x->ctype != 'i' || uid > x->n) return 1 ;
+  while (lo < hi)
+  {
+    size_t mid = (lo + hi) / 2 ;
+    if (u[mid] < uid) lo = mid + 1 ; else hi = mid ;
+  }
+  return lo < x->nset && u[lo] == uid ;
+}
 
 static int in_set (uint32_t v, size_t set, size_t n, uint32_t star)
 {
@@ -511,18 +530,10 @@ static int test (sctx *sc, uint32_t i)
     case K_TEXT :
     {
       int r ;
-      if (x->ctype == 'i' && m->uid <= x->n)
-      {
-        /* covered by the search index: only its candidates may match */
-        uint32_t const *u = genalloc_s(uint32_t, &cands) + x->set ;
-        size_t lo = 0, hi = x->nset ;
-        while (lo < hi)
-        {
-          size_t mid = (lo + hi) / 2 ;
-          if (u[mid] < m->uid) lo = mid + 1 ; else hi = mid ;
-        }
-        if (lo == x->nset || u[lo] != m->uid) return 0 ;
-      }
+      /* covered by the search index: only its candidates may match, and
+         a message whose texts it keeps is answered from them */
+      if (!fts_cand(x, m->uid)) return 0 ;
+      if (x->fi >= 0 && sc->ft && sc->ft[x->fi] >= 0) return sc->ft[x->fi] ;
       if (sc->c.parsed && sc->c.mime.len != sc->c.maplen) mctx_free(&sc->c) ;   /* a header-only parse: the whole now */
       if (!mctx_parse(&sc->c, 0)) return 0 ;
       if (!x->slen) return 1 ;
@@ -578,29 +589,70 @@ int search_usedmodseq (void)
    what the tests learnt goes to the cache. 1, or 0 after the NO. */
 /* The BODY and TEXT keys long enough for the search index get its
    candidates, the index first brought up to date (fts.c). */
-static void fts_prepare (void)
+/* A key too short for the lists (under TERN_FTS_MINLEN) still has the
+   stored texts: it gets ctype 't' and the index's mark in n. */
+static int fts_prepare (void)
 {
   size_t nn = genalloc_len(node, &nodes) ;
-  int updated = 0 ;
+  int updated = 0, deferred = 0 ;
   genalloc_setlen(uint32_t, &cands, 0) ;
+  nft = 0 ;
   for (size_t i = 0 ; i < nn ; i++)
   {
     node *x = N(i) ;
-    uint32_t upto ;
+    uint32_t upto = 0 ;
     size_t start ;
     int r ;
-    if ((x->kind != K_BODY && x->kind != K_TEXT) || x->slen < TERN_FTS_MINLEN) continue ;
-    if (!updated) { fts_update() ; updated = 1 ; }
+    if ((x->kind != K_BODY && x->kind != K_TEXT) || !x->slen) continue ;
+    if (!updated)
+    {
+      /* an old folder's first search: the scan answers, the index comes after */
+      if (!S.ftsdeferred && fts_behind() > FTS_DEFER) { S.ftsdeferred = S.ftsidle = deferred = 1 ; }
+      else fts_update() ;
+      updated = 1 ;
+    }
     start = genalloc_len(uint32_t, &cands) ;
-    if (!tern_store_rbegin(&S.st)) return ;
-    r = tern_fts_candidates(&S.st, strs.s + x->s, x->slen, &cands, &upto) ;
+    if (!tern_store_rbegin(&S.st)) return deferred ;
+    r = x->slen < TERN_FTS_MINLEN ? (tern_fts_upto(&S.st, &upto) < 0 ? -1 : 2)
+      : tern_fts_candidates(&S.st, strs.s + x->s, x->slen, &cands, &upto) ;
     tern_store_rend(&S.st) ;
     x = N(i) ;
-    if (r <= 0) { genalloc_setlen(uint32_t, &cands, start) ; continue ; }
-    x->ctype = 'i' ;
+    if (r <= 0 || !upto) { genalloc_setlen(uint32_t, &cands, start) ; continue ; }
+    x->ctype = r == 2 ? 't' : 'i' ;
     x->n = upto ;
     x->set = start ;
     x->nset = genalloc_len(uint32_t, &cands) - start ;
+    if (nft >= NFT) continue ;
+    /* the needle as ASCII texts are kept: lowercased */
+    x->f = 0 ;
+    if (tern_search_isascii(strs.s + x->s, x->slen))
+    {
+      size_t at = strs.len ;
+      if (!stralloc_catb(&strs, strs.s + x->s, x->slen)) die_io("out-of-memory") ;
+      for (size_t k = at ; k < strs.len ; k++) strs.s[k] = tern_lower(strs.s[k]) ;
+      x->f = at ;
+    }
+    x->fi = nft ;
+    ftnode[nft++] = i ;
+  }
+  return deferred ;
+}
+
+/* Inside the batch's read transaction: the keys of ftnode that the
+   stored texts of m answer, to ft (-1 where they do not) */
+static void fts_answer (tern_fts_rd *rd, tern_msg const *m, signed char *ft)
+{
+  char const *t ;
+  size_t tl ;
+  int got = 0 ;
+  for (unsigned int k = 0 ; k < nft ; k++)
+  {
+    node const *x = N(ftnode[k]) ;
+    ft[k] = -1 ;
+    if (m->uid > x->n || !fts_cand(x, m->uid)) continue ;
+    if (!got) got = tern_fts_texts_get(&S.st, rd, m->uid, &t, &tl) == 1 ? 1 : -1 ;
+    if (got < 0) return ;
+    ft[k] = tern_fts_texts_match(t, tl, x->kind == K_TEXT ? TERN_MSEARCH_TEXT : TERN_MSEARCH_BODY, strs.s + x->s, x->slen, x->f ? strs.s + x->f : 0) ;
   }
 }
 
@@ -608,15 +660,19 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
 {
   sctx sc = { .scratch = STRALLOC_ZERO } ;
   uint32_t nv ;
+  int deferred ;
   memset(&sc.c, 0, sizeof(sc.c)) ;
   view_disk() ;
-  fts_prepare() ;
+  deferred = fts_prepare() ;
   nv = view_count() ;
   for (uint32_t b = 1 ; b <= nv ; b += 256)
   {
+    /* a scan of an old folder, the index left for later: how far it is */
+    if (deferred && !((b - 1) % 2048)) fts_progress(b - 1, nv) ;
     uint32_t e = nv - b + 1 < 256 ? nv : b + 255 ;
     /* a batch under one read transaction: records and cache entries */
-    struct { tern_msg m ; char name[512] ; stralloc cache ; int got ; } *bt = calloc(e - b + 1, sizeof(*bt)) ;
+    struct { tern_msg m ; char name[512] ; stralloc cache ; int got ; signed char ft[NFT] ; } *bt = calloc(e - b + 1, sizeof(*bt)) ;
+    tern_fts_rd rd = TERN_FTS_RD_ZERO ;
     if (!bt) die_io("out-of-memory") ;
     if (!tern_store_rbegin(&S.st)) { free(bt) ; stralloc_free(&sc.scratch) ; o_nosys("read the mailbox index") ; return 0 ; }
     for (uint32_t msn = b ; msn <= e ; msn++)
@@ -633,6 +689,7 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
         if (!stralloc_catb(&y->cache, cd, cl)) die_io("out-of-memory") ;
         y->got = 1 ;
       }
+      fts_answer(&rd, &y->m, y->ft) ;
     }
     tern_store_rend(&S.st) ;
     for (uint32_t msn = b ; msn <= e ; msn++)
@@ -648,6 +705,7 @@ int search_scan (uint32_t root, int needcache, search_hit_func *f, void *data)
       sc.c.gotcache = y->got ;
       sc.c.newsize = TERN_SIZE_UNKNOWN ;
       sc.msn = msn ;
+      sc.ft = y->ft ;
       if (test(&sc, root)) (*f)(data, msn, &sc.c) ;
       if (sc.c.newcache.len || sc.c.newsize != TERN_SIZE_UNKNOWN)
       {

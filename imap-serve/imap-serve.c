@@ -349,6 +349,14 @@ static void net_fill (tain const *deadline, int idle)
     if (!r) die_io("disconnect") ;
     if (errno == EINTR) continue ;
     if (errno != EAGAIN && errno != EWOULDBLOCK) die_io("read-failed") ;
+    if (idle && ipos == ilen && !imap_input_pending() && S.ftsidle)
+    {
+      /* nothing to read between commands: the index a search left for
+         later, a segment at a time (fts.c) */
+      iopause_fd y = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
+      tain_now_g() ;
+      if (!iopause_g(&y, 1, &STAMP)) { fts_idle() ; soon = 1 ; continue ; }
+    }
     if (soon)
     {
       tain_addsec_g(&soontime, IDLESOON) ;
@@ -402,8 +410,15 @@ int imap_wait (int fd, tain const *deadline)
     int non = notify_on() ;
     /* RFC 5465 4: with NOTIFY, IDLE tells what NOTIFY asked for */
     if (non) nx = 1 + notify_fds(x + 1, &d) ;
+    if (S.ftsidle) { tain_now_g() ; d = STAMP ; }   /* only a look: idle time goes to the index (fts.c) */
     r = iopause_g(x, nx, &d) ;
     if (r < 0) { if (errno == EINTR) return 0 ; strerr_diefusys(111, "iopause") ; }
+    if (!r && S.ftsidle)
+    {
+      if (!fts_idle()) { trim_idle() ; tern_store_unmap_pages(&S.st) ; }
+      if (!tain_less(&STAMP, deadline)) return 0 ;
+      continue ;
+    }
     if (x[0].revents) return 1 ;
     if (!non) return r ? 2 : 0 ;
     notify_run(x + 1, nx - 1, 1) ;

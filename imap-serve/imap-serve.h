@@ -42,6 +42,8 @@ struct sess_s
   /* the selected folder */
   int selected ;
   int readonly ;
+  int ftsdeferred ;            /* fts.c: a search left the index to build after it, in this selection */
+  int ftsidle ;                /* and that work is not done: idle time goes to it */
   stralloc mbox ;              /* its name */
   tern_store st ;
   genalloc view ;              /* view.c's ranges of UIDs: message numbers to UIDs */
@@ -177,7 +179,12 @@ extern int search_usedmodseq (void) ;
 #define RET_COUNT 0x08
 #define RET_SAVE 0x10
 extern int search_return (tern_imap_p *, int, unsigned int *) ;
-extern void fts_update (void) ;   /* fts.c */
+/* fts.c */
+#define FTS_DEFER 5000           /* messages behind: the first search scans and leaves the index for later */
+extern void fts_update (void) ;
+extern size_t fts_behind (void) ;
+extern int fts_idle (void) ;     /* one segment of that work: 1 when more is left */
+extern void fts_progress (size_t, size_t) ;
 
 /* ---- cmd-sort.c: what SORT and THREAD share ---- */
 typedef tern_env_it env_it ;   /* tern_env_item and the like (tern_mime.h) read a cached ENVELOPE */

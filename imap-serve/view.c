@@ -465,6 +465,7 @@ void view_close (int expunge)
   S.st = (tern_store)TERN_STORE_ZERO ;
   S.watchfd = -1 ;
   S.selected = 0 ;
+  S.ftsdeferred = S.ftsidle = 0 ;
   genalloc_free(vr, &S.view) ;
   nv = 0 ;
   genalloc_setlen(tern_imap_range, &S.recent, 0) ;
@@ -491,6 +492,7 @@ int view_select (char const *name, size_t len, int readonly, tern_imap_p *qr)
   }
   stralloc_free(&dir) ;
   S.selected = 1 ;
+  S.ftsdeferred = S.ftsidle = 0 ;
   S.readonly = readonly ;
   S.mbox.len = 0 ;
   if (!stralloc_catb(&S.mbox, name, len)) die_io("out-of-memory") ;

@@ -20,21 +20,35 @@ static int seterr (int r)
   return 0 ;
 }
 
-/* The database's handle, opened once (in a transaction of its own, so
-   that it outlives the caller's); 0 when the folder has no index yet. */
-static int fts_dbi (tern_store *st)
+/* A database's handle, opened once (in a transaction of its own, so
+   that it outlives the caller's); 0 when the folder has none yet. */
+static int dbi_once (tern_store *st, char const *name, unsigned int flags, MDB_dbi *dbi, int *has)
 {
   MDB_txn *txn ;
   int r ;
-  if (st->hasfts) return 1 ;
+  if (*has) return 1 ;
   r = mdb_txn_begin(st->env, 0, MDB_RDONLY, &txn) ;
   if (r) { seterr(r) ; return -1 ; }
-  r = mdb_dbi_open(txn, "fts", 0, &st->dfts) ;
+  r = mdb_dbi_open(txn, name, flags, dbi) ;
   if (r) { mdb_txn_abort(txn) ; if (r == MDB_NOTFOUND) return 0 ; seterr(r) ; return -1 ; }
   r = mdb_txn_commit(txn) ;
   if (r) { seterr(r) ; return -1 ; }
-  st->hasfts = 1 ;
+  *has = 1 ;
   return 1 ;
+}
+
+/* the lists; the stored texts */
+static int fts_dbi (tern_store *st) { return dbi_once(st, "fts", 0, &st->dfts, &st->hasfts) ; }
+static int ftx_dbi (tern_store *st) { return dbi_once(st, "ftx", MDB_INTEGERKEY, &st->dftx, &st->hasftx) ; }
+
+static void putle (unsigned char *p, uint32_t v)
+{
+  p[0] = v ; p[1] = v >> 8 ; p[2] = v >> 16 ; p[3] = v >> 24 ;
+}
+
+static uint32_t getle (unsigned char const *p)
+{
+  return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0] ;
 }
 
 static void key (unsigned char *k, uint32_t seg, uint32_t tri)
@@ -176,6 +190,73 @@ int tern_fts_candidates (tern_store *st, char const *nd, size_t nl, genalloc *ou
   return -1 ;
 }
 
+int tern_fts_texts_get (tern_store *st, tern_fts_rd *rd, uint32_t uid, char const **s, size_t *n)
+{
+  size_t pos ;
+  if (!rd->s || uid < rd->lo || uid > rd->last)
+  {
+    /* the chunk that would hold it: the first whose last UID is at or above */
+    MDB_cursor *c ;
+    MDB_val k = { .mv_size = 4, .mv_data = &uid }, d ;
+    int r = ftx_dbi(st) ;
+    if (r <= 0) return r ;
+    r = mdb_cursor_open(st->rtxn, st->dftx, &c) ;
+    if (r) { seterr(r) ; return -1 ; }
+    r = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) ;
+    mdb_cursor_close(c) ;
+    if (r == MDB_NOTFOUND)
+    {
+      rd->s = (unsigned char const *)"" ; rd->n = 0 ; rd->lo = uid ; rd->last = UINT32_MAX ; rd->pos = 0 ;
+      return 0 ;
+    }
+    if (r) { seterr(r) ; return -1 ; }
+    if (k.mv_size != 4) { errno = EILSEQ ; return -1 ; }
+    rd->s = d.mv_data ;
+    rd->n = d.mv_size ;
+    rd->lo = uid ;
+    memcpy(&rd->last, k.mv_data, 4) ;
+    rd->pos = 0 ;
+  }
+  pos = rd->pos + 8 <= rd->n && getle(rd->s + rd->pos) <= uid ? rd->pos : 0 ;
+  while (pos + 8 <= rd->n)
+  {
+    uint32_t u = getle(rd->s + pos), ml = getle(rd->s + pos + 4) ;
+    if (ml > rd->n - pos - 8) break ;   /* damaged: as if not there */
+    if (u >= uid)
+    {
+      rd->pos = pos ;
+      if (u > uid) return 0 ;
+      *s = (char const *)rd->s + pos + 8 ;
+      *n = ml ;
+      return 1 ;
+    }
+    pos += 8 + (size_t)ml ;
+  }
+  return 0 ;
+}
+
+int tern_fts_texts_match (char const *s, size_t n, unsigned int what, char const *nd, size_t nl, char const *lower)
+{
+  unsigned char const *p = (unsigned char const *)s ;
+  size_t i = 0 ;
+  if (!nl) return 1 ;
+  while (i < n)
+  {
+    unsigned int k = p[i++] ;
+    uint32_t l ;
+    size_t j = vget(p, n, i, &l) ;
+    if (!j || l > n - j) return 0 ;
+    i = j ;
+    if ((k & TERN_FTS_KBODY || what == TERN_MSEARCH_TEXT) && l >= nl)
+    {
+      if (k & TERN_FTS_KFOLD) { if (memmem(s + i, l, nd, nl)) return 1 ; }
+      else if (lower && memmem(s + i, l, lower, nl)) return 1 ;
+    }
+    i += l ;
+  }
+  return 0 ;
+}
+
 int tern_fts_size (tern_store *st, uint64_t *octets, uint64_t *entries)
 {
   MDB_stat s ;
@@ -186,6 +267,12 @@ int tern_fts_size (tern_store *st, uint64_t *octets, uint64_t *entries)
   if (r) return seterr(r) ;
   *octets = (uint64_t)(s.ms_branch_pages + s.ms_leaf_pages + s.ms_overflow_pages) * s.ms_psize ;
   *entries = s.ms_entries ;
+  r = ftx_dbi(st) ;
+  if (r < 0) return 0 ;
+  if (!r) return 1 ;
+  r = mdb_stat(st->rtxn, st->dftx, &s) ;
+  if (r) return seterr(r) ;
+  *octets += (uint64_t)(s.ms_branch_pages + s.ms_leaf_pages + s.ms_overflow_pages) * s.ms_psize ;
   return 1 ;
 }
 
@@ -327,23 +414,90 @@ int tern_fts_begin (tern_store *st, tern_fts *f)
   return 0 ;
 }
 
-int tern_fts_text (tern_fts *f, uint32_t uid, char const *s, size_t n)
+/* a message's place in txt: its UID and a length that done fills in */
+static int txt_start (tern_fts *f, uint32_t uid)
+{
+  unsigned char h[8] ;
+  if (f->txtuid == uid) return 1 ;
+  putle(h, uid) ;
+  putle(h + 4, 0) ;
+  if (!stralloc_catb(&f->txt, (char *)h, 8)) return 0 ;
+  f->msg = f->txt.len - 8 ;
+  f->txtuid = uid ;
+  f->txtover = 0 ;
+  return 1 ;
+}
+
+/* a text of it, in search form: folded (p, n from tern_search_fold) or
+   ASCII (lowercased here) */
+static int txt_put (tern_fts *f, uint32_t uid, unsigned int kind, unsigned char const *p, size_t n, int folded)
+{
+  unsigned char v[5] ;
+  size_t vl = 0, len = n ;
+  char *o ;
+  if (!txt_start(f, uid)) return 0 ;
+  if (f->txtover) return 1 ;
+  if (n > TERN_FTS_TEXTMAX || f->txt.len - f->msg - 8 + 6 + n > TERN_FTS_TEXTMAX) { f->txtover = 1 ; return 1 ; }
+  do { v[vl] = len & 0x7f ; len >>= 7 ; if (len) v[vl] |= 0x80 ; vl++ ; } while (len) ;
+  if (!stralloc_readyplus(&f->txt, 1 + vl + n)) return 0 ;
+  o = f->txt.s + f->txt.len ;
+  *o++ = (kind & TERN_FTS_KBODY) | (folded ? TERN_FTS_KFOLD : 0) ;
+  memcpy(o, v, vl) ; o += vl ;
+  if (folded) memcpy(o, p, n) ;
+  else for (size_t i = 0 ; i < n ; i++) o[i] = tern_lower(p[i]) ;
+  f->txt.len += 1 + vl + n ;
+  return 1 ;
+}
+
+/* The trigrams one message has already given, so that each reaches the
+   segment's table (large: a cache miss a lookup) once: a small set that
+   stays in the cache, keyed by the message's turn (gen) so that it never
+   needs clearing. When the message has too many distinct ones for it,
+   the rest go to the table directly (which keeps them once as well). */
+#define SEENBITS 14
+#define SEENMAX ((1u << SEENBITS) * 3 / 4)
+static uint64_t seen[1u << SEENBITS] ;
+static uint32_t seengen, seenuid, seenn ;
+
+static int seen_first (uint32_t uid, uint32_t tri)
+{
+  uint32_t mask = (1u << SEENBITS) - 1, h = (tri * 2654435761u) >> (32 - SEENBITS) ;
+  uint64_t want ;
+  if (uid != seenuid || !seengen)
+  {
+    seenuid = uid ;
+    seenn = 0 ;
+    if (!++seengen) { memset(seen, 0, sizeof(seen)) ; seengen = 1 ; }
+  }
+  if (seenn >= SEENMAX) return 1 ;
+  want = (uint64_t)seengen << 32 | tri ;
+  for (;;)
+  {
+    if (seen[h] == want) return 0 ;
+    if (seen[h] >> 32 != seengen) { seen[h] = want ; seenn++ ; return 1 ; }
+    h = (h + 1) & mask ;
+  }
+}
+
+int tern_fts_text (tern_fts *f, uint32_t uid, unsigned int kind, char const *s, size_t n)
 {
   unsigned char const *p = (unsigned char const *)s ;
   uint32_t t = 0 ;
+  int folded = 0 ;
   if (!tern_search_isascii(s, n))
   {
     f->fold.len = 0 ;
     if (!tern_search_fold(&f->fold, s, n)) return 0 ;
     p = (unsigned char const *)f->fold.s ;
     n = f->fold.len ;
+    folded = 1 ;
   }
   for (size_t i = 0 ; i < n ; i++)
   {
     t = (t << 8 | tern_lower(p[i])) & 0xffffff ;
-    if (i >= 2 && !add(f, t, uid)) return 0 ;
+    if (i >= 2 && seen_first(uid, t) && !add(f, t, uid)) return 0 ;
   }
-  return 1 ;
+  return txt_put(f, uid, kind, p, n, folded) ;
 }
 
 void tern_fts_done (tern_fts *f, uint32_t uid)
@@ -351,6 +505,46 @@ void tern_fts_done (tern_fts *f, uint32_t uid)
   if (!f->count) f->first = uid ;
   f->count++ ;
   f->upto = uid ;
+  /* its texts' length; none kept when over the cap or when its place
+     could not be made (its file is read instead) */
+  if (f->txtuid != uid && !txt_start(f, uid)) { f->txtuid = 0 ; return ; }
+  if (f->txtover) f->txt.len = f->msg ;
+  else putle((unsigned char *)f->txt.s + f->msg + 4, f->txt.len - f->msg - 8) ;
+  f->txtuid = 0 ;
+  f->txtover = 0 ;
+}
+
+/* The texts added since the last flush, in chunks of consecutive
+   messages of about TXTCHUNK octets (a message longer has one of its
+   own), each keyed by its last UID. */
+#define TXTCHUNK 65000
+static int write_texts (tern_fts *f, MDB_txn *txn, MDB_dbi *dbi)
+{
+  unsigned char const *s = (unsigned char const *)f->txt.s ;
+  size_t i = 0, n = f->txt.len ;
+  int r ;
+  if (!n) return 0 ;
+  r = mdb_dbi_open(txn, "ftx", MDB_CREATE | MDB_INTEGERKEY, dbi) ;
+  if (r) return r ;
+  while (i < n)
+  {
+    size_t j = i ;
+    uint32_t last = 0 ;
+    MDB_val k = { .mv_size = 4, .mv_data = &last }, d ;
+    while (j + 8 <= n)
+    {
+      size_t ml = getle(s + j + 4) ;
+      if (j > i && j + 8 + ml - i > TXTCHUNK) break ;
+      last = getle(s + j) ;
+      j += 8 + ml ;
+    }
+    d.mv_size = j - i ;
+    d.mv_data = (void *)(s + i) ;
+    r = mdb_put(txn, *dbi, &k, &d, 0) ;
+    if (r) return r ;
+    i = j ;
+  }
+  return 0 ;
 }
 
 static int entcmp (void const *a, void const *b)
@@ -363,7 +557,7 @@ static int write_segment (tern_fts *f, tern_fts_ent **v, size_t nv)
 {
   tern_store *st = f->st ;
   MDB_txn *txn ;
-  MDB_dbi dbi ;
+  MDB_dbi dbi, tdbi = 0 ;
   MDB_cursor *c ;
   unsigned char k[8], h[12] ;
   MDB_val kv = { .mv_size = 8, .mv_data = k }, d ;
@@ -407,6 +601,8 @@ static int write_segment (tern_fts *f, tern_fts_ent **v, size_t nv)
   d.mv_size = 12 ; d.mv_data = h ;
   r = mdb_put(txn, dbi, &kv, &d, MDB_APPEND) ;
   if (r) goto abort ;
+  r = write_texts(f, txn, &tdbi) ;
+  if (r) goto abort ;
   if (!tern_store__meta_put(txn, st->dmeta, M_FTSUPTO, f->upto) || !tern_store__meta_put(txn, st->dmeta, M_FTSNSEG, f->seg + 1))
   {
     mdb_txn_abort(txn) ;
@@ -416,6 +612,8 @@ static int write_segment (tern_fts *f, tern_fts_ent **v, size_t nv)
   if (r) return -r ;
   st->dfts = dbi ;
   st->hasfts = 1 ;
+  if (f->txt.len) { st->dftx = tdbi ; st->hasftx = 1 ; }
+  f->txt.len = 0 ;
   f->base = f->upto ;
   return 1 ;
  abort:
@@ -461,4 +659,5 @@ void tern_fts_free (tern_fts *f)
 {
   clear(f) ;
   stralloc_free(&f->fold) ;
+  stralloc_free(&f->txt) ;
 }

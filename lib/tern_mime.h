@@ -284,10 +284,12 @@ extern int tern_mime_search (tern_mime const *, unsigned int, char const *, size
 /* The texts those searches look in, one by one, to f(data, text, len)
    (UTF-8, not folded; in scratch, valid until the next): for TEXT each
    part's header as one text ("Name: value" lines, values decoded), and
-   each text leaf. f's first non-zero
+   each text leaf, with its kind (TERN_MTEXT_*). f's first non-zero
    return ends the walk and is returned; 0 when every text was seen, -1
    ENOMEM. */
-typedef int tern_mime_text_func (void *, char const *, size_t) ;
+#define TERN_MTEXT_HEADER 0
+#define TERN_MTEXT_LEAF 1
+typedef int tern_mime_text_func (void *, unsigned int, char const *, size_t) ;
 extern int tern_mime_texts (tern_mime const *, unsigned int, stralloc *, tern_mime_text_func *, void *) ;
 
 #endif

@@ -47,13 +47,13 @@ int tern_mime_texts (tern_mime const *m, unsigned int what, stralloc *sa, tern_m
     {
       sa->len = 0 ;
       if (!header(sa, m->msg + p->hdr, p->hdrlen)) return -1 ;
-      r = (*f)(data, sa->s ? sa->s : "", sa->len) ;
+      r = (*f)(data, TERN_MTEXT_HEADER, sa->s ? sa->s : "", sa->len) ;
       if (r) return r ;
     }
     if (!is_textleaf(m, p)) continue ;
     sa->len = 0 ;
     if (!tern_mime_text(sa, m, i)) return -1 ;
-    r = (*f)(data, sa->s ? sa->s : "", sa->len) ;
+    r = (*f)(data, TERN_MTEXT_LEAF, sa->s ? sa->s : "", sa->len) ;
     if (r) return r ;
   }
   return 0 ;
@@ -62,8 +62,9 @@ int tern_mime_texts (tern_mime const *m, unsigned int what, stralloc *sa, tern_m
 typedef struct needle_s needle ;
 struct needle_s { char const *s ; size_t n ; } ;
 
-static int match (void *data, char const *s, size_t n)
+static int match (void *data, unsigned int kind, char const *s, size_t n)
 {
+  (void)kind ;
   needle const *x = data ;
   return tern_search_match(s, n, x->s, x->n) ;
 }

@@ -88,6 +88,8 @@ struct tern_store_s
   MDB_dbi dmeta, dmsg, dname, dseq, dunseen, dnew, dchg, dexp, dcache ;
   MDB_dbi dfts ;          /* the search index (tern_fts.h), once hasfts */
   int hasfts ;
+  MDB_dbi dftx ;          /* its stored texts, once hasftx */
+  int hasftx ;
   MDB_txn *rtxn ;         /* the read transaction, while one is open */
   int rtxnlive ;
   uint32_t uidvalidity ;
@@ -102,7 +104,7 @@ struct tern_store_s
   stralloc scratch ;
   int locked ;
 } ;
-#define TERN_STORE_ZERO { .dirfd = -1, .newfd = -1, .curfd = -1, .path = STRALLOC_ZERO, .env = 0, .hasfts = 0, .rtxn = 0, .rtxnlive = 0, .uidvalidity = 0, .flags = 0, .ino = -1, .wnew = -1, .wcur = -1, .evdirty = 0, .evprimed = 0, .evnames = STRALLOC_ZERO, .kw = STRALLOC_ZERO, .nkw = 0, .scratch = STRALLOC_ZERO, .locked = 0 }
+#define TERN_STORE_ZERO { .dirfd = -1, .newfd = -1, .curfd = -1, .path = STRALLOC_ZERO, .env = 0, .hasfts = 0, .hasftx = 0, .rtxn = 0, .rtxnlive = 0, .uidvalidity = 0, .flags = 0, .ino = -1, .wnew = -1, .wcur = -1, .evdirty = 0, .evprimed = 0, .evnames = STRALLOC_ZERO, .kw = STRALLOC_ZERO, .nkw = 0, .scratch = STRALLOC_ZERO, .locked = 0 }
 
 /* tern_store_open flags */
 #define TERN_STORE_CREATE 0x01  /* make the index when there is none (else ENOENT) */

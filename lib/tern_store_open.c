@@ -105,6 +105,7 @@ static int env_open (tern_store *st, char const *dir, unsigned int create)
     p[l] = 0 ;
   }
   st->hasfts = 0 ;
+  st->hasftx = 0 ;
   r = mdb_env_create(&st->env) ;
   if (r) { errno = tern_store__mdberr(r) ; return -1 ; }
   mdb_env_set_maxdbs(st->env, 16) ;
@@ -133,6 +134,7 @@ static void env_close (tern_store *st)
   if (st->rtxn) { mdb_txn_abort(st->rtxn) ; st->rtxn = 0 ; st->rtxnlive = 0 ; }
   if (st->env) { mdb_env_close(st->env) ; st->env = 0 ; }
   st->hasfts = 0 ;
+  st->hasftx = 0 ;
 }
 
 /* ---- reading ---- */

@@ -17,7 +17,16 @@
 # - kill -9 of the session while it indexes: the next session's search
 #   is right, and goes on from what was written;
 # - two sessions searching the new folder at once: both right;
-# - expunged messages never come back from the index.
+# - expunged messages never come back from the index;
+# - a candidate is checked against the texts the index keeps, not its
+#   file: a file rewritten after indexing (which no Maildir writer does;
+#   here it shows where the answer comes from) still answers as it was
+#   indexed, for a word and for a 2-letter string; a message whose texts
+#   are over the 1 MiB the index keeps is checked against its file;
+# - an old folder more than 5,000 messages behind: its first search is a
+#   scan (with progress lines) that does not wait for the index, which
+#   is built in the session's idle time after it (the next search then
+#   has no progress line), or by the next search when it comes at once.
 
 import base64
 import os
@@ -223,6 +232,80 @@ c.cmd("SELECT Big2")
 got, unt, r = big_search(c)
 t.is_(got, want2, "and a third, from the index")
 t.ok(index_bytes(BIG2) > size_before, "the search index went into the folder's index: %d octets, %d before" % (index_bytes(BIG2), size_before))
+c.cmd("LOGOUT")
+c.close()
+
+# ---- the stored texts answer, not the files
+box3 = "example.test/demo/.Kept"
+inst.maildir(box3)
+inst.put(b"Subject: kept\nFrom: k@example.org\n\nnumbat and a Zq pair\n", "1799000001.M1P4.host", mailbox=box3)
+filler = ("lorem ipsum dolor sit amet " * 45000).encode()   # 1.2 MiB of text
+inst.put(b"Subject: huge\nFrom: k@example.org\n\n" + filler + b"numbat at the end\n", "1799000002.M2P4.host", mailbox=box3)
+c = login()
+c.cmd("SELECT Kept")
+unt, r = c.cmd("SEARCH BODY numbat")
+t.ok("* SEARCH 1 2" in unt, "Kept: both found when the first search indexes the folder", unt)
+KEPT = os.path.join(MD, ".Kept")
+
+
+def rewrite(prefix, data):
+    for sub in ("cur", "new"):
+        for f in os.listdir(os.path.join(KEPT, sub)):
+            if f.startswith(prefix):
+                with open(os.path.join(KEPT, sub, f), "r+b") as fh:
+                    fh.write(data)
+                    fh.truncate()
+                return True
+    return False
+
+
+t.ok(rewrite("1799000001.", b"Subject: kept\nFrom: k@example.org\n\nwallaby and a xx pair\n")
+     and rewrite("1799000002.", b"Subject: huge\nFrom: k@example.org\n\n" + filler + b"wallaby at the end\n"),
+     "both files rewritten in place")
+unt, r = c.cmd("SEARCH BODY numbat")
+t.ok("* SEARCH 1" in unt, "SEARCH BODY numbat: 1 from the texts the index keeps, 2 (over 1 MiB of text) from its file", unt)
+unt, r = c.cmd("SEARCH BODY zq")
+t.ok("* SEARCH 1" in unt, "SEARCH BODY zq (2 letters): from the kept texts too", unt)
+unt, r = c.cmd("SEARCH TEXT k@example")
+t.ok("* SEARCH 1 2" in unt, "SEARCH TEXT: the kept headers", unt)
+c.cmd("LOGOUT")
+c.close()
+
+# ---- over 5,000 messages behind: scan first, index after
+N4 = 6000
+want4 = [i for i in range(1, N4 + 1) if i % 97 == 0]
+for name, tagp in ((".Old", "1801"), (".Old2", "1802")):
+    inst.maildir("example.test/demo/" + name)
+    for i in range(1, N4 + 1):
+        body = " ".join(words[(i * 3 + k) % len(words)] for k in range(12)) + (" quokka" if i % 97 == 0 else "")
+        inst.put(("Subject: old %d\n\n%s\n" % (i, body)).encode(), "%s%06d.M%dP5.host" % (tagp, i, i), mailbox="example.test/demo/" + name)
+c = login()
+c.cmd("SELECT Old")
+got, unt, r = big_search(c, "o1")
+t.is_(got, want4, "Old (%d messages, no index): the first search is right" % N4)
+prog = [u for u in unt if "INPROGRESS" in u]
+t.ok(prog and all(re.match(r'^\* OK \[INPROGRESS \("o1" \d+ %d\)\] ' % N4, u) for u in prog), "and says how far its scan is", prog[:3])
+# idle: the index grows and then stops (bounded wait)
+OLD = os.path.join(MD, ".Old")
+last, still, end = -1, 0, time.time() + 90
+while time.time() < end and still < 6:
+    time.sleep(0.5)
+    sz = index_bytes(OLD)
+    still = still + 1 if sz == last else 0
+    last = sz
+got, unt, r = big_search(c, "o2")
+t.is_(got, want4, "after idle time: the second search is right")
+t.ok(not [u for u in unt if "INPROGRESS" in u], "and has no progress line: the index was built while the session was idle", unt[:3])
+c.cmd("LOGOUT")
+c.close()
+c = login()
+c.cmd("SELECT Old2")
+c.send("p1 SEARCH BODY quokka\r\np2 SEARCH BODY quokka\r\n")
+unt1, r1 = c.until("p1")
+unt2, r2 = c.until("p2")
+hits = lambda unt: sorted(int(x) for u in unt if u.startswith("* SEARCH") for x in u.split()[2:])
+t.ok(hits(unt1) == want4 and hits(unt2) == want4, "Old2: a first search and a second sent at once are both right")
+t.ok([u for u in unt2 if "INPROGRESS" in u and '"p2"' in u], "the second, with no idle time between, built the index with its progress lines", unt2[:3])
 c.cmd("LOGOUT")
 c.close()
 t.done()
