@@ -376,7 +376,13 @@ static void net_fill (tain const *deadline, int idle)
     }
     if (!r && soon)
     {
-      if (S.selected) { tern_store_unmap_pages(&S.st) ; trimmed = 0 ; }
+      if (S.selected)
+      {
+        /* idle: the flag changes' commits synced (tern_store_settle) */
+        if (!tern_store_settle(&S.st)) strerr_warnwu2sys("sync the index of ", S.st.path.s) ;
+        tern_store_unmap_pages(&S.st) ;
+        trimmed = 0 ;
+      }
       trim_idle() ;
       soon = 0 ;
       continue ;
@@ -401,7 +407,11 @@ int imap_wait (int fd, tain const *deadline)
   if (ipos < ilen || zmore || zinpos < zinlen) return 1 ;
   o_flush() ;
   trim_idle() ;
-  if (S.selected) tern_store_unmap_pages(&S.st) ;
+  if (S.selected)
+  {
+    if (!tern_store_settle(&S.st)) strerr_warnwu2sys("sync the index of ", S.st.path.s) ;
+    tern_store_unmap_pages(&S.st) ;
+  }
   for (;;)
   {
     iopause_fd x[3] = { { .fd = 0, .events = IOPAUSE_READ }, { .fd = fd, .events = IOPAUSE_READ } } ;

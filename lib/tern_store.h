@@ -103,8 +103,9 @@ struct tern_store_s
   unsigned int nkw ;
   stralloc scratch ;
   int locked ;
+  int unsynced ;          /* this process committed without sync since the last settle (tern_store_unsynced.c) */
 } ;
-#define TERN_STORE_ZERO { .dirfd = -1, .newfd = -1, .curfd = -1, .path = STRALLOC_ZERO, .env = 0, .hasfts = 0, .hasftx = 0, .rtxn = 0, .rtxnlive = 0, .uidvalidity = 0, .flags = 0, .ino = -1, .wnew = -1, .wcur = -1, .evdirty = 0, .evprimed = 0, .evnames = STRALLOC_ZERO, .kw = STRALLOC_ZERO, .nkw = 0, .scratch = STRALLOC_ZERO, .locked = 0 }
+#define TERN_STORE_ZERO { .dirfd = -1, .newfd = -1, .curfd = -1, .path = STRALLOC_ZERO, .env = 0, .hasfts = 0, .hasftx = 0, .rtxn = 0, .rtxnlive = 0, .uidvalidity = 0, .flags = 0, .ino = -1, .wnew = -1, .wcur = -1, .evdirty = 0, .evprimed = 0, .evnames = STRALLOC_ZERO, .kw = STRALLOC_ZERO, .nkw = 0, .scratch = STRALLOC_ZERO, .locked = 0, .unsynced = 0 }
 
 /* tern_store_open flags */
 #define TERN_STORE_CREATE 0x01  /* make the index when there is none (else ENOENT) */
@@ -116,6 +117,11 @@ struct tern_store_s
    0 with errno. Refuses to run as root (EPERM): files are the owner's. */
 extern int tern_store_open (tern_store *, char const *, unsigned int) ;
 extern void tern_store_close (tern_store *) ;
+/* The index's commits made without an fdatasync (flag changes) synced,
+   and the folder's marker of them removed (tern_store_unsynced.c): a
+   session calls it when it goes idle; tern_store_close does. 1, or 0
+   with errno. */
+extern int tern_store_settle (tern_store *) ;
 /* For a session going idle: the index's pages this process mapped are
    unmapped (not dropped from the page cache), so that an idle session
    counts none of them; the next read maps them again. */

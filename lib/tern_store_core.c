@@ -36,9 +36,15 @@ static int seterr (int r)
 
 /* ---- the lock ---- */
 
+/* flock has no timeout, so the lock is polled: from 50 µs, doubling up
+   to 1 ms between tries. Not longer: the lock is held for well under a
+   millisecond at a time (one STORE, one delivery), and a waiter that
+   sleeps longer leaves it free while others wait (ten sessions storing
+   flags at once ran at a third of the rate with 64 ms). */
+#define LOCK_POLLMAX 1000000
 int tern_store__lock (tern_store *st)
 {
-  struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 } ;
+  struct timespec ts = { .tv_sec = 0, .tv_nsec = 50000 } ;
   time_t end = time(0) + (st->flags & TERN_STORE_NOWAIT ? LOCK_WAIT_NOWAIT : LOCK_WAIT) ;
   if (st->locked++) return 1 ;
   for (;;)
@@ -47,7 +53,7 @@ int tern_store__lock (tern_store *st)
     if (errno != EWOULDBLOCK && errno != EINTR) break ;
     if (time(0) > end) { errno = EWOULDBLOCK ; break ; }
     nanosleep(&ts, 0) ;
-    if (ts.tv_nsec < 50000000) ts.tv_nsec *= 2 ;
+    if (ts.tv_nsec < LOCK_POLLMAX) ts.tv_nsec = ts.tv_nsec * 2 > LOCK_POLLMAX ? LOCK_POLLMAX : ts.tv_nsec * 2 ;
   }
   st->locked-- ;
   return 0 ;
@@ -169,11 +175,12 @@ static int unsized_get (wctx *w)
   return 1 ;
 }
 
-int tern_store__wbegin (tern_store *st, wctx *w)
+static int wbegin (tern_store *st, wctx *w, unsigned int flags)
 {
   int r ;
   memset(w, 0, sizeof(*w)) ;
   w->st = st ;
+  w->nosync = !!flags ;
   if (st->rtxnlive) tern_store_rend(st) ;
   if (!tern_store__lock(st)) return 0 ;
   for (;;)
@@ -205,6 +212,16 @@ int tern_store__wbegin (tern_store *st, wctx *w)
   if (!tern_store__uidlist_catch_up(w)) { tern_store__wabort(w) ; return 0 ; }
   if (w->adopt.len && !tern_store__scan(st, w, 1, 1)) { tern_store__wabort(w) ; return 0 ; }
   return 1 ;
+}
+
+int tern_store__wbegin (tern_store *st, wctx *w)
+{
+  return wbegin(st, w, 0) ;
+}
+
+int tern_store__wbegin_nosync (tern_store *st, wctx *w)
+{
+  return wbegin(st, w, !!tern_store__bootid()) ;
 }
 
 void tern_store__wabort (wctx *w)
@@ -259,7 +276,14 @@ int tern_store__wcommit (wctx *w)
    || (w->ntomb != w->orig[5] && !tern_store__meta_put(w->txn, st->dmeta, M_NTOMB, w->ntomb))
    || (w->oldest != w->orig[6] && !tern_store__meta_put(w->txn, st->dmeta, M_OLDEST, w->oldest))
    || (w->unsized != w->origunsized && !tern_store__meta_put(w->txn, st->dmeta, M_UNSIZED, w->unsized))) goto err ;
+  /* without its sync, only once the folder is marked (tern_store_unsynced.c) */
+  if (w->nosync && w->changed && !tern_store__mark(st)) goto err ;
+  /* the environment's flag (LMDB 0.9.24 reads that one at commit, not
+     the transaction's), set for this commit only: the process has one
+     write transaction at a time */
+  if (w->nosync) mdb_env_set_flags(st->env, MDB_NOSYNC, 1) ;
   r = mdb_txn_commit(w->txn) ;
+  if (w->nosync) mdb_env_set_flags(st->env, MDB_NOSYNC, 0) ;
   w->txn = 0 ;
   stralloc_free(&w->adopt) ;
   tern_store__unlock(st) ;

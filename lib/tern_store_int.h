@@ -71,12 +71,17 @@ struct wctx_s
   uint64_t orig[7] ;    /* uidnext ... oldest as they were: only what changed is written */
   uint64_t unsized, origunsized ;   /* M_UNSIZED, and as it was (UINT64_MAX: absent, to be written) */
   int changed ;
+  int nosync ;          /* committed without fdatasync (tern_store_unsynced.c) */
   stralloc adopt ;      /* uidlist lines the index lacked: UID (4 octets), unique name, NUL */
 } ;
 
 extern int tern_store__lock (tern_store *) ;
 extern void tern_store__unlock (tern_store *) ;
 extern int tern_store__wbegin (tern_store *, wctx *) ;
+extern int tern_store__wbegin_nosync (tern_store *, wctx *) ;   /* the same, to commit without fdatasync */
+extern char const *tern_store__bootid (void) ;
+extern int tern_store__mark (tern_store *) ;
+extern int tern_store__crashed (tern_store *) ;
 extern int tern_store__wcommit (wctx *) ;
 extern void tern_store__wabort (wctx *) ;
 extern int tern_store__mdberr (int) ;                 /* errno for an LMDB error; 0 */

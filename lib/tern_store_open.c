@@ -645,6 +645,20 @@ int tern_store_open (tern_store *st, char const *path, unsigned int flags)
       r = -1 ;
       errno = EILSEQ ;
     }
+    else
+    {
+      /* commits without sync, then a crash or a reboot: maybe damaged */
+      r = tern_store__crashed(st) ;
+      if (r < 0) goto err ;
+      if (r)
+      {
+        env_close(st) ;
+        strerr_warnw("index of ", path, " was written without sync before the system went down: building it again") ;
+        r = -1 ;
+        errno = EILSEQ ;
+      }
+      else r = 1 ;
+    }
   }
   if (r != 1)
   {
@@ -723,6 +737,9 @@ void tern_store_unmap_pages (tern_store *st)
 void tern_store_close (tern_store *st)
 {
   tern_store__cache_drop(st) ;
+  /* what this process committed without sync; deliver leaves another's */
+  if ((st->unsynced || !(st->flags & TERN_STORE_NOWAIT)) && !tern_store_settle(st))
+    strerr_warnwu2sys("sync the index of ", st->path.s) ;
   env_close(st) ;
   tern_store__unwatch(st) ;
   if (st->newfd >= 0) { fd_close(st->newfd) ; st->newfd = -1 ; }

@@ -59,7 +59,8 @@ int tern_store_setflags (tern_store *st, uint32_t const *uids, size_t n, unsigne
   stralloc nn = STRALLOC_ZERO ;
   mtguard g ;
   wctx w ;
-  if (!tern_store__wbegin(st, &w)) return 0 ;
+  /* flags are in the file names: the index's commit needs no sync */
+  if (!tern_store__wbegin_nosync(st, &w)) return 0 ;
   if (!mt_before(&w, &g)) goto err ;
   for (size_t i = 0 ; i < n ; i++)
   {
