@@ -628,8 +628,10 @@ static int fts_prepare (void)
     if (tern_search_isascii(strs.s + x->s, x->slen))
     {
       size_t at = strs.len ;
-      if (!stralloc_catb(&strs, strs.s + x->s, x->slen)) die_io("out-of-memory") ;
-      for (size_t k = at ; k < strs.len ; k++) strs.s[k] = tern_lower(strs.s[k]) ;
+      /* room first: the copy comes from strs itself */
+      if (!stralloc_readyplus(&strs, x->slen)) die_io("out-of-memory") ;
+      for (size_t k = 0 ; k < x->slen ; k++) strs.s[at + k] = tern_lower(strs.s[x->s + k]) ;
+      strs.len += x->slen ;
       x->f = at ;
     }
     x->fi = nft ;
@@ -645,10 +647,10 @@ static void fts_answer (tern_fts_rd *rd, tern_msg const *m, signed char *ft)
   char const *t ;
   size_t tl ;
   int got = 0 ;
+  for (unsigned int k = 0 ; k < nft ; k++) ft[k] = -1 ;
   for (unsigned int k = 0 ; k < nft ; k++)
   {
     node const *x = N(ftnode[k]) ;
-    ft[k] = -1 ;
     if (m->uid > x->n || !fts_cand(x, m->uid)) continue ;
     if (!got) got = tern_fts_texts_get(&S.st, rd, m->uid, &t, &tl) == 1 ? 1 : -1 ;
     if (got < 0) return ;

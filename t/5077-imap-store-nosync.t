@@ -142,6 +142,9 @@ t.ok("\\Seen" in f.get(4, set()) and all("\\Flagged" in f.get(u, set()) for u in
 t.ok(hms1 is not None and hms0 is not None and hms1 > hms0, "HIGHESTMODSEQ went on: %r > %r" % (hms1, hms0))
 c.cmd("LOGOUT")
 c.close()
+end = time.time() + 30   # the session ends after its BYE: a bounded wait
+while os.path.exists(MARK) and time.time() < end:
+    time.sleep(0.1)
 t.ok(not os.path.exists(MARK), "LOGOUT synced the index: no marker")
 
 # ---- a marker from another boot: the index is built again
