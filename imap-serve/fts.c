@@ -61,11 +61,12 @@ static int above (genalloc *all, uint32_t mark, size_t *lo)
 size_t fts_behind (void)
 {
   genalloc all = GENALLOC_ZERO ;
-  uint32_t upto = 0 ;
+  uint32_t upto = 0, nv = view_count() ;
   size_t lo, n ;
   if (!tern_store_rbegin(&S.st)) return 0 ;
   if (tern_fts_upto(&S.st, &upto) < 0) { tern_store_rend(&S.st) ; return 0 ; }
   tern_store_rend(&S.st) ;
+  if (!nv || view_uid(nv) <= upto) return 0 ;   /* up to date: no copy of the view */
   view_all(&all) ;
   above(&all, upto, &lo) ;
   n = genalloc_len(uint32_t, &all) - lo ;

@@ -449,36 +449,6 @@ static int txt_put (tern_fts *f, uint32_t uid, unsigned int kind, unsigned char 
   return 1 ;
 }
 
-/* The trigrams one message has already given, so that each reaches the
-   segment's table (large: a cache miss a lookup) once: a small set that
-   stays in the cache, keyed by the message's turn (gen) so that it never
-   needs clearing. When the message has too many distinct ones for it,
-   the rest go to the table directly (which keeps them once as well). */
-#define SEENBITS 14
-#define SEENMAX ((1u << SEENBITS) * 3 / 4)
-static uint64_t seen[1u << SEENBITS] ;
-static uint32_t seengen, seenuid, seenn ;
-
-static int seen_first (uint32_t uid, uint32_t tri)
-{
-  uint32_t mask = (1u << SEENBITS) - 1, h = (tri * 2654435761u) >> (32 - SEENBITS) ;
-  uint64_t want ;
-  if (uid != seenuid || !seengen)
-  {
-    seenuid = uid ;
-    seenn = 0 ;
-    if (!++seengen) { memset(seen, 0, sizeof(seen)) ; seengen = 1 ; }
-  }
-  if (seenn >= SEENMAX) return 1 ;
-  want = (uint64_t)seengen << 32 | tri ;
-  for (;;)
-  {
-    if (seen[h] == want) return 0 ;
-    if (seen[h] >> 32 != seengen) { seen[h] = want ; seenn++ ; return 1 ; }
-    h = (h + 1) & mask ;
-  }
-}
-
 int tern_fts_text (tern_fts *f, uint32_t uid, unsigned int kind, char const *s, size_t n)
 {
   unsigned char const *p = (unsigned char const *)s ;
@@ -495,7 +465,7 @@ int tern_fts_text (tern_fts *f, uint32_t uid, unsigned int kind, char const *s, 
   for (size_t i = 0 ; i < n ; i++)
   {
     t = (t << 8 | tern_lower(p[i])) & 0xffffff ;
-    if (i >= 2 && seen_first(uid, t) && !add(f, t, uid)) return 0 ;
+    if (i >= 2 && !add(f, t, uid)) return 0 ;
   }
   return txt_put(f, uid, kind, p, n, folded) ;
 }
